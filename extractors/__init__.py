@@ -1,0 +1,1 @@
+"""Pure fetch/parse/extract/match logic. No Prefect, no DuckDB here."""

@@ -1,0 +1,193 @@
+"""Small frozen records passed between stages. Times are timezone-aware UTC datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Source:
+    """One feed to poll (a line of seeds/sources.toml)."""
+
+    id: str
+    name: str  # outlet name shown to people
+    url: str
+    language: str | None = None
+    kind: str = "rss"  # rss | atom | gnews | gdelt | sitemap
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What we remember about a feed between polls (stored in the warehouse)."""
+
+    source_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str | None = None  # ok | not_modified | error
+    last_http_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    items_seen: int = 0
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One normalised feed item."""
+
+    source_id: str
+    guid: str
+    link: str  # absolute
+    title: str
+    summary: str  # sanitised plain text
+    published_at: datetime  # parsed; missing -> fetch time (see date_flag)
+    date_flag: str = "feed"  # feed | missing | future_clamped
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """The outcome of polling one feed once."""
+
+    source_id: str
+    url: str
+    status: str  # ok | not_modified | error
+    fetched_at: datetime
+    http_status: int | None = None
+    error: str | None = None
+    error_class: str | None = None  # transient | permanent | None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None
+    bozo: bool = False
+    bozo_error: str | None = None
+    discovered_feed_url: str | None = None
+    entries: tuple[FeedEntry, ...] = ()
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class PageFetch:
+    """The outcome of fetching one article page."""
+
+    url: str
+    fetched_at: datetime
+    status: str  # ok | error
+    final_url: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    error: str | None = None
+    error_class: str | None = None
+    redirects: tuple[str, ...] = ()
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    """What extraction made of one page (or of the feed entry when the page failed)."""
+
+    url: str  # the URL we fetched (feed link)
+    canonical_url: str
+    title: str | None
+    text: str
+    status: str  # ok | short | empty | paywall | not_html | fetch_failed | error
+    status_reason: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    date_method: str | None = None  # feed | page_meta | htmldate | url | fallback
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    content_hash: str | None = None  # sha1 of normalised text
+    method: str | None = None  # which extractor produced the text
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity found in one article."""
+
+    entity_id: str
+    count: int
+    first_offset: int
+    snippet: str
+    alias: str  # the alias text that matched first
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    mentions: tuple[Mention, ...]
+    relevance: float
+    on_topic: bool
+    rule: str | None = None  # the rule that decided on_topic
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """One article row as the warehouse stores it."""
+
+    article_id: str  # sha1 of canonical_url
+    source_id: str
+    outlet: str
+    url: str
+    canonical_url: str
+    title: str | None
+    text: str
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    date_method: str | None
+    first_seen_at: datetime
+    language: str | None
+    status: str
+    status_reason: str | None
+    content_hash: str | None
+    story_id: str | None
+    relevance: float
+    on_topic: bool
+    guid: str | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MentionRecord:
+    article_id: str
+    entity_id: str
+    count: int
+    first_offset: int
+    snippet: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    flow_run_id: str | None = None
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    feeds_unchanged: int = 0
+    new_articles: int = 0
+    on_topic_articles: int = 0
+    mentions: int = 0
+    errors: tuple[str, ...] = ()
+    catalogue_version: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestBatch:
+    """Everything one run loads, in one transaction."""
+
+    run: RunRecord
+    articles: tuple[ArticleRecord, ...] = ()
+    mentions: tuple[MentionRecord, ...] = ()
+    feed_polls: tuple[FeedPoll, ...] = field(default=())
+    feed_states: tuple[FeedState, ...] = ()
+    sources: tuple[Source, ...] = ()
