@@ -153,6 +153,7 @@ class ArticleRecord:
     guid: str | None = None
     http_status: int | None = None
     final_url: str | None = None
+    story_signature: tuple[int, ...] = ()  # MinHash values for near-duplicate grouping
 
 
 @dataclass(frozen=True)
