@@ -183,6 +183,21 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class AlertRecord:
+    """One alert to deliver on one channel; unique on (rule, story_id, channel)."""
+
+    alert_id: str  # sha1 of rule|story_id|channel: also the idempotency key sent to receivers
+    rule: str
+    kind: str  # new_story | first_seen | spike | emerging_term | feed_health
+    story_id: str  # the story, or the entity/term/feed the alert is about
+    channel: str  # channel name from the alerts file (never the secret URL itself)
+    delivery: str  # immediate | digest
+    created_at: datetime
+    article_id: str | None = None
+    payload_json: str = "{}"  # headline, outlet, date, entities, snippet, link
+
+
+@dataclass(frozen=True)
 class IngestBatch:
     """Everything one run loads, in one transaction."""
 
@@ -192,3 +207,4 @@ class IngestBatch:
     feed_polls: tuple[FeedPoll, ...] = field(default=())
     feed_states: tuple[FeedState, ...] = ()
     sources: tuple[Source, ...] = ()
+    alerts: tuple[AlertRecord, ...] = ()  # inserted in the load's transaction, DO NOTHING on conflict

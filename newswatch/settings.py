@@ -69,6 +69,11 @@ class Settings:
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
 
+    @property
+    def snapshot_path(self) -> Path:
+        """The read-only copy analysts open; published after every load."""
+        return self.db_path.with_name(f"{self.db_path.stem}.snapshot{self.db_path.suffix}")
+
 
 def _coerce(name: str, raw: str, cls: type[Settings]) -> object:
     default = getattr(cls(), name)

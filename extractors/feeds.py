@@ -1,0 +1,285 @@
+"""Feed bytes -> normalised entries. Pure: no network, no clock (``fetched_at`` comes in).
+
+feedparser always gets ``io.BytesIO(content)``: given a str or bytes that look like a path
+or URL it would open that file or URL itself. It never raises on broken XML; it sets
+``bozo`` and keeps what it could read, and so do we. A page served instead of a feed is
+reported (``is_html``) with the feed link it advertises, found by trafilatura's discovery.
+
+Parsing can be slow on hostile input (feedparser's author regex is quadratic), so the
+fetcher runs :func:`parse_feed` in a worker thread under a deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import lxml.html
+from trafilatura.feeds import FeedParameters, determine_feed
+
+from extractors.models import FeedEntry
+
+ALLOWED_LINK_SCHEMES = frozenset({"http", "https"})
+# Past this many <item>/<entry> elements the document is cut before parsing (feedparser
+# needs ~10 s and ~180 MB for 100k items); feeds list their newest items first.
+PRUNE_FACTOR = 2
+MAX_TAIL_BYTES = 64 * 1024
+BLOCK_TAGS = (
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "table", "tr", "section", "article", "figure", "figcaption",
+)  # fmt: skip
+DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+HTML_SNIFF = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document yielded."""
+
+    entries: tuple[FeedEntry, ...]
+    bozo: bool
+    bozo_error: str | None
+    is_html: bool
+    discovered_feed_url: str | None
+    title: str | None = None
+    entries_in_document: int = 0  # before de-duplication and truncation
+    notes: tuple[str, ...] = ()
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    base_url: str,
+    source_id: str,
+    fetched_at: datetime,
+    content_type: str | None = None,
+    max_entries: int = 500,
+) -> ParsedFeed:
+    """Parse feed bytes into at most ``max_entries`` normalised entries, newest first."""
+    fetched_at = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+    if not content.strip():
+        return ParsedFeed((), True, "empty document", False, None)
+    notes: list[str] = []
+    content, items_before_prune = prune_items(content, max_entries * PRUNE_FACTOR)
+    if items_before_prune is not None:
+        notes.append(
+            f"document cut before parsing: first {max_entries * PRUNE_FACTOR} "
+            f"of {items_before_prune} items kept"
+        )
+    # Without a content type feedparser flags every document; assume XML when not told.
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=headers,
+        sanitize_html=True,
+        resolve_relative_uris=True,
+    )
+    bozo = bool(parsed.get("bozo"))
+    bozo_error = _describe(parsed.get("bozo_exception")) if bozo else None
+    is_html = not parsed.get("version") and looks_like_html(content, content_type)
+    discovered = discover_feed_url(content, base_url) if is_html else None
+
+    entries, duplicates = _unique_entries(
+        (normalise_entry(raw, base_url, source_id, fetched_at) for raw in parsed.entries)
+    )
+    if duplicates:
+        notes.append(f"{duplicates} entries with a repeated GUID dropped")
+    entries.sort(key=lambda entry: entry.published_at, reverse=True)
+    if len(entries) > max_entries:
+        notes.append(f"truncated: newest {max_entries} of {len(entries)} entries kept")
+        entries = entries[:max_entries]
+    title = clean_text(html_to_text(parsed.feed.get("title", ""))) or None
+    return ParsedFeed(
+        entries=tuple(entries),
+        bozo=bozo,
+        bozo_error=bozo_error,
+        is_html=is_html,
+        discovered_feed_url=discovered,
+        title=title,
+        entries_in_document=items_before_prune or len(parsed.entries),
+        notes=tuple(notes),
+    )
+
+
+def normalise_entry(
+    raw: Any, base_url: str, source_id: str, fetched_at: datetime
+) -> FeedEntry:
+    """One feedparser entry as a :class:`FeedEntry` (absolute link, plain text, UTC date)."""
+    link = absolute_link(raw.get("link"), base_url)
+    raw_id = clean_text(str(raw.get("id") or ""))
+    if not link and raw.get("guidislink") and raw_id:
+        link = absolute_link(raw_id, base_url)
+    title = clean_text(html_to_text(raw.get("title", "")))
+    summary = _summary_text(raw)
+    published, date_flag = entry_date(raw, fetched_at)
+    guid = raw_id or link or _content_guid(title, raw)
+    return FeedEntry(
+        source_id=source_id,
+        guid=guid,
+        link=link,
+        title=title,
+        summary=summary,
+        published_at=published,
+        date_flag=date_flag,
+        authors=_authors(raw),
+        tags=_tags(raw),
+    )
+
+
+def entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime, str]:
+    """Published (else updated, else created) time; missing -> fetch time, future -> clamped."""
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = raw.get(key)
+        if not parsed:
+            continue
+        try:
+            when = datetime(*parsed[:6], tzinfo=UTC)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if when > fetched_at:
+            return fetched_at, "future_clamped"
+        return when, "feed"
+    return fetched_at, "missing"
+
+
+def absolute_link(link: object, base_url: str) -> str:
+    """``link`` made absolute against ``base_url``; "" for non-http(s) (javascript:, data:)."""
+    if not isinstance(link, str) or not link.strip():
+        return ""
+    try:
+        absolute = urljoin(base_url, link.strip())
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return ""
+    return absolute if scheme in ALLOWED_LINK_SCHEMES else ""
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment: no tags, no scripts, entities decoded."""
+    if not markup:
+        return ""
+    if "<" not in markup:
+        return html.unescape(markup)
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    for element in list(root.iter(*DROPPED_TAGS)):
+        element.drop_tree()
+    for element in root.iter(*BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return root.text_content()
+
+
+def clean_text(text: str) -> str:
+    """Valid UTF-8 text without control characters, spaces collapsed, paragraphs kept."""
+    text = text.encode("utf-8", errors="replace").decode("utf-8")
+    text = CONTROL_CHARS.sub("", text)
+    lines = (SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def looks_like_html(content: bytes, content_type: str | None) -> bool:
+    """True for an HTML page (by Content-Type or by its opening markup)."""
+    if content_type and "html" in content_type.lower() and "xhtml" not in content_type.lower():
+        return True
+    return bool(HTML_SNIFF.search(content[:4096]))
+
+
+def discover_feed_url(content: bytes, base_url: str) -> str | None:
+    """The first feed URL an HTML page advertises (``<link rel=alternate>``, then links)."""
+    try:
+        page = content.decode("utf-8", errors="replace")
+        domain = urlsplit(base_url).hostname or ""
+        found = determine_feed(page, FeedParameters(base_url, domain, base_url))
+    except Exception:  # discovery is a hint; a broken page must not fail the poll
+        return None
+    return found[0] if found else None
+
+
+def prune_items(content: bytes, keep: int) -> tuple[bytes, int | None]:
+    """Cut a document with more than ``keep`` items after the ``keep``-th one.
+
+    The document's own closing tags (everything after its last item) are kept, so a
+    well-formed feed stays well-formed. Returns the content and the original item count
+    (None when nothing was cut).
+    """
+    closers = (b"</item>", b"</entry>")
+    total = sum(content.count(closer) for closer in closers)
+    if total <= keep:
+        return content, None
+    closer = max(closers, key=content.count)
+    cut = -1
+    for _ in range(keep):
+        cut = content.find(closer, cut + 1)
+    tail_start = content.rfind(closer) + len(closer)
+    if cut < 0 or len(content) - tail_start > MAX_TAIL_BYTES:
+        return content, None
+    return content[: cut + len(closer)] + content[tail_start:], total
+
+
+def _summary_text(raw: Any) -> str:
+    detail = raw.get("summary_detail") or {}
+    value = raw.get("summary") or ""
+    if not value and raw.get("content"):
+        detail = raw["content"][0]
+        value = detail.get("value", "")
+    if detail.get("type") == "text/plain":
+        return clean_text(value)
+    return clean_text(html_to_text(value))
+
+
+def _authors(raw: Any) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for author in raw.get("authors") or ():
+        name = clean_text(str(author.get("name") or author.get("email") or ""))
+        if name:
+            names.setdefault(name, None)
+    if not names and raw.get("author"):
+        names.setdefault(clean_text(html_to_text(str(raw["author"]))), None)
+    return tuple(name for name in names if name)
+
+
+def _tags(raw: Any) -> tuple[str, ...]:
+    terms: dict[str, None] = {}
+    for tag in raw.get("tags") or ():
+        term = clean_text(str(tag.get("term") or tag.get("label") or ""))
+        if term:
+            terms.setdefault(term, None)
+    return tuple(terms)
+
+
+def _content_guid(title: str, raw: Any) -> str:
+    date = str(raw.get("published") or raw.get("updated") or "")
+    digest = hashlib.sha1(f"{title}\x1f{date}".encode(), usedforsecurity=False).hexdigest()
+    return f"sha1:{digest}"
+
+
+def _unique_entries(entries: Any) -> tuple[list[FeedEntry], int]:
+    seen: set[str] = set()
+    unique: list[FeedEntry] = []
+    duplicates = 0
+    for entry in entries:
+        if entry.guid in seen:
+            duplicates += 1
+            continue
+        seen.add(entry.guid)
+        unique.append(entry)
+    return unique, duplicates
+
+
+def _describe(exc: object) -> str | None:
+    if exc is None:
+        return None
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks only: thin wrappers over extractors/ and warehouse/."""

@@ -1,0 +1,134 @@
+"""The ``ingest`` flow: feeds -> new entries -> pages -> articles -> matches -> DuckDB.
+
+Six coarse tasks, each over the whole batch. Parameters are paths and names only
+(flow-run parameters must stay small); page bodies never leave the process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+
+from extractors.entities import load_catalogue
+from extractors.models import IngestBatch, RunRecord
+from extractors.sources import load_sources
+from flows import stages, tasks
+from newswatch.settings import DEFAULT_SOURCES, Settings
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    run_id: str
+    feeds_polled: int
+    feeds_failed: int
+    feeds_unchanged: int
+    new_entries: int
+    new_articles: int
+    on_topic_articles: int
+    mentions: int
+    stories: int
+    batches_loaded: int
+    batches_left: int
+    load_message: str
+    failed_feeds: tuple[tuple[str, str], ...]
+    seconds: float
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# newswatch ingest {self.run_id}",
+            "",
+            "| feeds polled | failed | unchanged | new articles | on-topic | mentions | seconds |",
+            "|---|---|---|---|---|---|---|",
+            f"| {self.feeds_polled} | {self.feeds_failed} | {self.feeds_unchanged} "
+            f"| {self.new_articles} | {self.on_topic_articles} | {self.mentions} "
+            f"| {self.seconds:.1f} |",
+            "",
+            f"Load: {self.load_message}",
+        ]
+        if self.failed_feeds:
+            lines += ["", "## Failed feeds", ""]
+            lines += [f"- `{source}`: {error}" for source, error in self.failed_feeds]
+        return "\n".join(lines)
+
+
+@flow(name="ingest", log_prints=False)
+def ingest(
+    sources: str = str(DEFAULT_SOURCES),
+    db: str | None = None,
+    allow_private: list[str] | None = None,
+) -> dict[str, object]:
+    """Poll every source once and load what is new. Safe to re-run: loads are idempotent."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    settings = Settings.from_env(
+        db_path=Path(db) if db else None,
+        allow_private=tuple(allow_private) if allow_private else None,
+    )
+    catalogue = load_catalogue()
+    source_list = [s for s in load_sources(Path(sources)) if s.enabled]
+
+    polls, states = tasks.poll_feeds(source_list, settings)
+    entries = tasks.select_new_entries(polls, settings)
+    pages = tasks.fetch_pages(entries, settings)
+    articles = tasks.extract_articles(pages, entries, settings)
+    judged = tasks.match_and_group(entries, pages, articles, catalogue, settings)
+
+    records, mentions = stages.to_records(judged, stages.with_outlets(source_list), started_at)
+    failed = tuple((p.source_id, p.error or "error") for p in polls if p.status == "error")
+    run = RunRecord(
+        run_id=stages.new_run_id(started_at),
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        flow_run_id=flow_run.get_id(),
+        feeds_polled=len(polls),
+        feeds_failed=len(failed),
+        feeds_unchanged=sum(p.status == "not_modified" for p in polls),
+        new_articles=len(records),
+        on_topic_articles=sum(r.on_topic for r in records),
+        mentions=len(mentions),
+        errors=tuple(f"{source}: {error}" for source, error in failed),
+        catalogue_version=catalogue.version,
+    )
+    batch = IngestBatch(
+        run=run,
+        articles=tuple(records),
+        mentions=tuple(mentions),
+        feed_polls=tuple(polls),
+        feed_states=tuple(states),
+        sources=tuple(source_list),
+    )
+    tasks.stage(batch, settings)
+    report = tasks.load(settings)
+    for source_id, error in failed:
+        logger.warning("feed %s failed: %s", source_id, error)
+
+    summary = IngestSummary(
+        run_id=run.run_id,
+        feeds_polled=run.feeds_polled,
+        feeds_failed=run.feeds_failed,
+        feeds_unchanged=run.feeds_unchanged,
+        new_entries=len(entries),
+        new_articles=report.articles_added,
+        on_topic_articles=run.on_topic_articles,
+        mentions=report.mentions_added,
+        stories=len({j.story_id for j in judged}),
+        batches_loaded=report.batches_loaded,
+        batches_left=report.batches_left,
+        load_message=report.message,
+        failed_feeds=failed,
+        seconds=time.perf_counter() - started,
+    )
+    create_markdown_artifact(summary.to_markdown(), key="ingest-summary")
+    logger.info(summary.to_markdown())
+    return asdict(summary)
+
+
+if __name__ == "__main__":
+    ingest.serve(name="daily-ingest", cron="0 6 * * *")

@@ -1,0 +1,235 @@
+"""Plain functions for each ingest stage, composed by the Prefect tasks in flows/tasks.py.
+
+They hold the glue between extractors/ and warehouse/ so that the tasks stay 3-10 lines and
+the same code can be called without Prefect (tests call these directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from extractors.dedup import StoryIndex, signature
+from extractors.feed_state import next_state
+from extractors.http import Fetcher
+from extractors.matcher import Matcher
+from extractors.models import (
+    ArticleRecord,
+    ExtractedArticle,
+    FeedEntry,
+    FeedPoll,
+    FeedState,
+    MatchResult,
+    MentionRecord,
+    PageFetch,
+    Source,
+)
+from extractors.pool import extract_many
+from extractors.urls import article_id, normalise_url
+from newswatch.errors import WarehouseLocked
+from newswatch.settings import Settings
+from warehouse import queries
+
+log = logging.getLogger("newswatch.ingest")
+T = TypeVar("T")
+STORY_WINDOW = timedelta(days=30)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also from a thread that already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def read_feed_states(settings: Settings) -> dict[str, FeedState]:
+    try:
+        return queries.feed_states(settings.db_path)
+    except WarehouseLocked as exc:
+        log.warning("feed state unavailable (%s); polling without conditional headers", exc)
+        return {}
+
+
+def poll(
+    sources: Sequence[Source], states: dict[str, FeedState], settings: Settings
+) -> tuple[list[FeedPoll], list[FeedState]]:
+    """Poll every feed once; return the polls and each feed's next state."""
+
+    async def go() -> list[FeedPoll]:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.poll_feeds(sources, states)
+
+    polls = run_async(go())
+    now = datetime.now(UTC)
+    new_states = [next_state(states.get(p.source_id), p, now, settings) for p in polls]
+    return polls, new_states
+
+
+def new_entries(polls: Sequence[FeedPoll], settings: Settings) -> list[FeedEntry]:
+    """Entries whose link we have not stored yet, one per normalised link."""
+    by_link: dict[str, FeedEntry] = {}
+    for feed_poll in polls:
+        for entry in feed_poll.entries:
+            link = normalise_url(entry.link)
+            if link and link not in by_link:
+                by_link[link] = entry
+    try:
+        known = queries.known_urls(settings.db_path, list(by_link))
+    except WarehouseLocked as exc:
+        log.warning("known URLs unavailable (%s); the load will drop repeats", exc)
+        known = set()
+    return [entry for link, entry in by_link.items() if link not in known]
+
+
+def fetch(entries: Sequence[FeedEntry], settings: Settings) -> list[PageFetch]:
+    async def go() -> list[PageFetch]:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch_pages([e.link for e in entries])
+
+    return run_async(go())
+
+
+def extract(
+    pages: Sequence[PageFetch], entries: Sequence[FeedEntry], settings: Settings
+) -> list[ExtractedArticle]:
+    return extract_many(list(zip(pages, entries, strict=True)), workers=settings.workers)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """An article with its entity matches and story."""
+
+    entry: FeedEntry
+    page: PageFetch
+    article: ExtractedArticle
+    match: MatchResult
+    article_id: str
+    story_id: str
+    signature: tuple[int, ...]
+
+
+def judge(
+    entries: Sequence[FeedEntry],
+    pages: Sequence[PageFetch],
+    articles: Sequence[ExtractedArticle],
+    matcher: Matcher,
+    settings: Settings,
+) -> list[Judged]:
+    """Match entities, score relevance and group near-duplicates into stories."""
+    index = StoryIndex()
+    try:
+        since = datetime.now(UTC) - STORY_WINDOW
+        for known_id, story_id, sig in queries.story_signatures(settings.db_path, since):
+            index.add(known_id, story_id, sig)
+    except WarehouseLocked as exc:
+        log.warning("story signatures unavailable (%s); grouping within this run only", exc)
+    judged: dict[str, Judged] = {}
+    for entry, page, article in zip(entries, pages, articles, strict=True):
+        this_id = article_id(article.canonical_url)
+        if this_id in judged:  # two feed links, one canonical article
+            continue
+        sig = signature(article.text)
+        judged[this_id] = Judged(
+            entry=entry,
+            page=page,
+            article=article,
+            match=matcher.match(article.text, title=article.title),
+            article_id=this_id,
+            story_id=index.assign(this_id, sig),
+            signature=sig,
+        )
+    return list(judged.values())
+
+
+def to_records(
+    judged: Sequence[Judged], outlets: dict[str, str], first_seen_at: datetime
+) -> tuple[list[ArticleRecord], list[MentionRecord]]:
+    articles: list[ArticleRecord] = []
+    mentions: list[MentionRecord] = []
+    for item in judged:
+        a = item.article
+        articles.append(
+            ArticleRecord(
+                article_id=item.article_id,
+                source_id=item.entry.source_id,
+                outlet=outlets.get(item.entry.source_id, item.entry.source_id),
+                url=normalise_url(item.entry.link),
+                canonical_url=a.canonical_url,
+                title=a.title or item.entry.title or None,
+                text=a.text,
+                summary=item.entry.summary,
+                author=a.author or (", ".join(item.entry.authors) or None),
+                published_at=a.published_at,
+                date_method=a.date_method,
+                first_seen_at=first_seen_at,
+                language=a.language,
+                status=a.status,
+                status_reason=a.status_reason,
+                content_hash=a.content_hash,
+                story_id=item.story_id,
+                relevance=item.match.relevance,
+                on_topic=item.match.on_topic,
+                guid=item.entry.guid,
+                http_status=item.page.http_status,
+                final_url=item.page.final_url,
+                story_signature=item.signature,
+            )
+        )
+        mentions.extend(
+            MentionRecord(
+                article_id=item.article_id,
+                entity_id=m.entity_id,
+                count=m.count,
+                first_offset=m.first_offset,
+                snippet=m.snippet,
+                alias=m.alias,
+            )
+            for m in item.match.mentions
+        )
+    return articles, mentions
+
+
+def new_run_id(started_at: datetime) -> str:
+    stamp = started_at.strftime("%Y%m%dT%H%M%S")
+    salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
+    return f"{stamp}-{salt[:8]}"
+
+
+def with_outlets(sources: Sequence[Source]) -> dict[str, str]:
+    return {s.id: s.name for s in sources}
+
+
+__all__ = [
+    "Judged",
+    "extract",
+    "fetch",
+    "judge",
+    "new_entries",
+    "new_run_id",
+    "poll",
+    "read_feed_states",
+    "run_async",
+    "to_records",
+    "with_outlets",
+]
