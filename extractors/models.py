@@ -207,4 +207,6 @@ class IngestBatch:
     feed_polls: tuple[FeedPoll, ...] = field(default=())
     feed_states: tuple[FeedState, ...] = ()
     sources: tuple[Source, ...] = ()
-    alerts: tuple[AlertRecord, ...] = ()  # inserted in the load's transaction, DO NOTHING on conflict
+    alerts: tuple[
+        AlertRecord, ...
+    ] = ()  # inserted in the load's transaction, DO NOTHING on conflict

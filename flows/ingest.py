@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from extractors.entities import load_catalogue
+from extractors.sources import load_sources
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from extractors.entities import load_catalogue
 from extractors.models import IngestBatch, RunRecord
-from extractors.sources import load_sources
 from flows import stages, tasks
 from newswatch.settings import DEFAULT_SOURCES, Settings
 

@@ -19,6 +19,9 @@ from extractors.dedup import StoryIndex, signature
 from extractors.feed_state import next_state
 from extractors.http import Fetcher
 from extractors.matcher import Matcher
+from extractors.pool import extract_many
+from extractors.urls import article_id, normalise_url
+
 from extractors.models import (
     ArticleRecord,
     ExtractedArticle,
@@ -30,8 +33,6 @@ from extractors.models import (
     PageFetch,
     Source,
 )
-from extractors.pool import extract_many
-from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import Settings
 from warehouse import queries

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from extractors.entities import Catalogue
 from extractors.matcher import Matcher
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from warehouse.load import LoadReport, load_staged, stage_batch
+from warehouse.snapshot import publish_snapshot
+
 from extractors.models import (
     ExtractedArticle,
     FeedEntry,
@@ -25,8 +27,6 @@ from extractors.models import (
 )
 from flows import stages
 from newswatch.settings import Settings
-from warehouse.load import LoadReport, load_staged, stage_batch
-from warehouse.snapshot import publish_snapshot
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
@@ -76,4 +76,3 @@ def load(settings: Settings) -> LoadReport:
     if report.batches_loaded:
         publish_snapshot(settings.db_path, settings.snapshot_path)
     return report
-

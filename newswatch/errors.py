@@ -1,14 +1,14 @@
 """The error tree. Extractors raise; flows record and go on; the CLI prints one line.
 
-    NewswatchError
-    ├── ConfigError          a sources/entities/alerts file is malformed (names file, line, field)
-    ├── FetchError           a URL could not be fetched
-    │   ├── TransientFetchError   timeouts, connection errors, 429, 5xx: retry later
-    │   └── PermanentFetchError   404/410, oversize, refused URL, not a feed: do not retry now
-    ├── FeedError            bytes that are not a usable feed
-    ├── ExtractionEmpty      a page gave no article text
-    └── WarehouseError
-        └── WarehouseLocked  another process holds the DuckDB file
+NewswatchError
+├── ConfigError          a sources/entities/alerts file is malformed (names file, line, field)
+├── FetchError           a URL could not be fetched
+│   ├── TransientFetchError   timeouts, connection errors, 429, 5xx: retry later
+│   └── PermanentFetchError   404/410, oversize, refused URL, not a feed: do not retry now
+├── FeedError            bytes that are not a usable feed
+├── ExtractionEmpty      a page gave no article text
+└── WarehouseError
+    └── WarehouseLocked  another process holds the DuckDB file
 """
 
 from __future__ import annotations

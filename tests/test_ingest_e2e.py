@@ -180,13 +180,21 @@ def test_readme_commands_run_sample_and_query(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "newswatch.cli"]
     run = subprocess.run(
         [*cli, "run", "--sample", "--quiet", "--db", str(db)],
-        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "new articles" in run.stdout
     sql = subprocess.run(
         [*cli, "sql", "select count(*) as n from articles", "--format", "json", "--db", str(db)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert sql.returncode == 0, sql.stderr[-3000:]
     assert json.loads(sql.stdout)[0]["n"] >= 40
