@@ -69,6 +69,8 @@ class FeedPoll:
     discovered_feed_url: str | None = None
     entries: tuple[FeedEntry, ...] = ()
     elapsed_ms: float = 0.0
+    retry_after_s: float | None = None  # the server's Retry-After, when it sent one
+    notes: tuple[str, ...] = ()  # e.g. "truncated: newest 500 of 100000 entries kept"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class PageFetch:
     error_class: str | None = None
     redirects: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
+    retry_after_s: float | None = None  # the server's Retry-After, when it sent one
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class RunRecord:
     mentions: int = 0
     errors: tuple[str, ...] = ()
     catalogue_version: str | None = None
+    timings: tuple[tuple[str, float], ...] = ()  # (stage, seconds), e.g. ("fetch", 12.3)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -34,12 +35,26 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(seen)
 
 
+LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}$", re.I)
+
+
 def parse_ip(text: str) -> IPAddress | None:
-    """The address ``text`` denotes, or None for a name (brackets around IPv6 allowed)."""
+    """The address ``text`` denotes, or None for a name (brackets around IPv6 allowed).
+
+    Legacy IPv4 spellings that resolvers accept (``2130706433``, ``0x7f.1``, ``127.1``)
+    count as addresses too, so they never depend on a DNS answer.
+    """
+    text = text.strip("[]")
     try:
-        return ipaddress.ip_address(text.strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
-        return None
+        pass
+    if LEGACY_IPV4.match(text):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
+    return None
 
 
 def forbidden_reason(address: IPAddress) -> str | None:
@@ -83,23 +98,30 @@ def is_allowed(host: str, address: IPAddress, allow_private: Sequence[str]) -> b
     return False
 
 
-def check_addresses(host: str, addresses: Sequence[str], allow_private: Sequence[str]) -> str:
-    """Return the first address to connect to, or raise if any address is forbidden.
+def check_addresses(host: str, addresses: Sequence[str], allow_private: Sequence[str]) -> list[str]:
+    """The addresses of ``host`` that may be connected to, in order; raise if there are none.
 
-    Every address must pass: refusing only the first would let a name that resolves to a
-    public and a private address reach the private one on a retry.
+    Forbidden addresses are dropped, never dialled: a name resolving to a public and a
+    private address only ever reaches the public one.
     """
     if not addresses:
         raise TransientFetchError(f"DNS lookup failed: {host}: no address")
+    usable: list[str] = []
+    refusals: list[str] = []
     for text in addresses:
         address = parse_ip(text)
         if address is None:
-            raise PermanentFetchError(f"refused: {host} resolved to a non-address {text!r}")
+            refusals.append(f"{text!r} is not an address")
+            continue
         reason = forbidden_reason(address)
         if reason and not is_allowed(host, address, allow_private):
-            shown = host if host == str(address) else f"{host} ({address})"
-            raise PermanentFetchError(f"refused by SSRF guard: {shown} is {reason}")
-    return addresses[0]
+            shown = host if host.strip("[]") == str(address) else f"{host} ({address})"
+            refusals.append(f"{shown} is {reason}")
+            continue
+        usable.append(str(address))
+    if not usable:
+        raise PermanentFetchError(f"refused by SSRF guard: {refusals[0]}")
+    return usable
 
 
 async def resolve_checked(
@@ -107,8 +129,8 @@ async def resolve_checked(
     port: int,
     allow_private: Sequence[str],
     resolver: Resolver = system_resolver,
-) -> str:
-    """Resolve ``host`` and return an address that is safe to connect to, else raise.
+) -> list[str]:
+    """Resolve ``host`` and return the addresses that are safe to connect to, else raise.
 
     Raises ``TransientFetchError`` ("DNS lookup failed: …") when the name does not resolve
     and ``PermanentFetchError`` ("refused by SSRF guard: …") for a forbidden address.

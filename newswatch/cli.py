@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "newswatch.commands.sources",
     "newswatch.commands.extract",
     "newswatch.commands.entities",
+    "newswatch.commands.serve",
+    "newswatch.commands.report",
 )
 
 

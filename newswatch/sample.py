@@ -18,6 +18,10 @@ from urllib.parse import unquote, urlsplit
 from newswatch.settings import SAMPLE_DIR
 
 PLACEHOLDER = "{{BASE}}"
+# A stable port keeps the sample's URLs (and so its article ids) the same from run to run;
+# when it is taken, any free port is used and the loader's content-hash check keeps re-runs
+# from adding copies.
+DEFAULT_PORT = 8765
 TEXT_SUFFIXES = {".xml", ".html", ".htm", ".txt", ".rss", ".atom", ".json"}
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
@@ -73,19 +77,30 @@ def _handler_for(root: Path, base: list[str]) -> type[BaseHTTPRequestHandler]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    allow_reuse_address = True  # a just-closed sample server's port is free again at once
 
     def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
+def _bind(handler: type[BaseHTTPRequestHandler], port: int) -> _Server:
+    try:
+        return _Server(("127.0.0.1", port), handler)
+    except OSError:  # taken: any free port will do
+        return _Server(("127.0.0.1", 0), handler)
+
+
 @contextmanager
-def serve_sample(site_dir: Path | None = None) -> Iterator[str]:
-    """Serve ``site_dir`` (default: the bundled sample) and yield its base URL."""
+def serve_sample(site_dir: Path | None = None, port: int = DEFAULT_PORT) -> Iterator[str]:
+    """Serve ``site_dir`` (default: the bundled sample) and yield its base URL.
+
+    ``port`` is tried first (0 = any free port); if it is taken a free port is used.
+    """
     site_dir = site_dir or SAMPLE_DIR / "site"
     if not site_dir.is_dir():
         raise FileNotFoundError(f"sample site not found: {site_dir}")
     base: list[str] = [""]
-    server = _Server(("127.0.0.1", 0), _handler_for(site_dir, base))
+    server = _bind(_handler_for(site_dir, base), port)
     base[0] = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True

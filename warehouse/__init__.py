@@ -8,6 +8,7 @@ Every SQL string of newswatch lives in this package; nothing here imports Prefec
     load        staged batches -> one transaction each; catalogue entities
     queries     read helpers for the flow (feed state, known URLs, story signatures)
     search      DuckDB FTS (BM25) index and query
-    snapshot    read-only copy that analysts and `newswatch sql` open
+    snapshot    read-only copy (with the search index) that analysts and the CLI open
     export      whole tables to Parquet/CSV
+    sample      a small deterministic warehouse for tests, docs and demos
 """

@@ -52,6 +52,8 @@ CORE_TABLES = (
         discovered_feed_url VARCHAR,
         entry_count         INTEGER NOT NULL DEFAULT 0,
         elapsed_ms          DOUBLE,
+        retry_after_s       DOUBLE,
+        notes               VARCHAR[],
         PRIMARY KEY (run_id, source_id, fetched_at)
     )
     """,
@@ -102,8 +104,7 @@ CORE_TABLES = (
         first_offset  INTEGER,
         snippet       VARCHAR,
         alias         VARCHAR,
-        published_day DATE NOT NULL,
-        PRIMARY KEY (article_id, entity_id)
+        published_day DATE NOT NULL
     )
     """,
 )
@@ -134,7 +135,10 @@ OPERATIONS_TABLES = (
     CREATE TABLE alerts (
         alert_id        VARCHAR PRIMARY KEY,
         rule            VARCHAR NOT NULL,
+        kind            VARCHAR NOT NULL,
         story_id        VARCHAR NOT NULL,
+        channel         VARCHAR NOT NULL,
+        delivery        VARCHAR NOT NULL DEFAULT 'immediate',
         article_id      VARCHAR,
         created_at      TIMESTAMPTZ NOT NULL,
         status          VARCHAR NOT NULL DEFAULT 'pending',
@@ -143,8 +147,8 @@ OPERATIONS_TABLES = (
         last_error      VARCHAR,
         sent_at         TIMESTAMPTZ,
         idempotency_key VARCHAR NOT NULL,
-        payload         VARCHAR,
-        UNIQUE (rule, story_id),
+        payload         VARCHAR NOT NULL DEFAULT '{}',
+        UNIQUE (rule, story_id, channel),
         CHECK (status IN ('pending', 'sent', 'failed'))
     )
     """,

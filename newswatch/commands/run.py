@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prepare_prefect_environment()
     if args.quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     settings = settings_from_args(args)
@@ -62,6 +62,13 @@ def handle(args: argparse.Namespace) -> int:
         )
     print(format_summary(summary, settings.db_path))
     return 0 if summary["batches_left"] == 0 else 75
+
+
+def prepare_prefect_environment() -> None:
+    """Defaults for Prefect's ephemeral server; a user's own settings win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary server needs ~5 s on an idle machine, far more on a busy 2-core one
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def format_summary(summary: dict[str, object], db_path: Path) -> str:

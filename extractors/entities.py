@@ -1,0 +1,353 @@
+"""The entity catalogue (``seeds/entities.toml``) and seed manifest: load and validate.
+
+A bad file raises ``ConfigError`` naming the file, the line and the field. ``tomllib`` does
+not report lines for values, so the line is found by searching the text for the entity's
+``id = "..."`` line and then for the field inside that entity's table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from extractors.normalize import normalize_alias
+from newswatch.errors import ConfigError
+from newswatch.settings import DEFAULT_ENTITIES
+
+ENTITY_TYPES = frozenset(
+    {
+        "country",
+        "government",
+        "organisation",
+        "person",
+        "weapon",
+        "place",
+        "agreement",
+        "concept",
+        "facility",
+    }
+)
+SIDES = frozenset({"russia", "iran", "proxy", "western", "ukraine", "israel", "other"})
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_REQUIRED = ("id", "type", "name", "side", "aliases", "seeds")
+_LISTS = (
+    "aliases",
+    "case_sensitive_aliases",
+    "ambiguous_aliases",
+    "contexts",
+    "negative_contexts",
+    "seeds",
+)
+_ENTITY_KEYS = frozenset({*_REQUIRED, *_LISTS, "topic_specific", "note"})
+_RULE_KEYS = frozenset(
+    {"name", "topic_specific", "require_sides", "require_types", "min_score", "min_entities"}
+)
+_RELEVANCE_KEYS = frozenset(
+    {"title_weight", "side_weights", "type_weights", "rules", "veto_contexts"}
+)
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    type: str
+    name: str
+    side: str
+    aliases: tuple[str, ...] = ()
+    case_sensitive_aliases: tuple[str, ...] = ()  # matched only with this exact case
+    ambiguous_aliases: tuple[str, ...] = ()  # count only with one of `contexts` nearby
+    contexts: tuple[str, ...] = ()
+    negative_contexts: tuple[str, ...] = ()  # near a hit, cancel it
+    seeds: tuple[str, ...] = ()  # seed ids it came from; empty = added on review
+    topic_specific: bool = False  # alone enough to make an article on-topic
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RelevanceRule:
+    """All conditions given must hold; rules are tried in order, the first that holds wins."""
+
+    name: str
+    topic_specific: bool = False
+    require_sides: tuple[tuple[str, ...], ...] = ()  # each group: one entity of these sides
+    require_types: tuple[tuple[str, ...], ...] = ()  # each group: one entity of these types
+    min_score: float = 0.0
+    min_entities: int = 0
+
+
+@dataclass(frozen=True)
+class RelevanceConfig:
+    title_weight: float = 2.0
+    side_weights: Mapping[str, float] = field(default_factory=dict)
+    type_weights: Mapping[str, float] = field(default_factory=dict)
+    rules: tuple[RelevanceRule, ...] = ()
+    # Words that mark sport, culture and the like: when one starts a word in the text (or
+    # title), rules that are not `topic_specific` do not apply ("Iran beat Russia 3-1").
+    veto_contexts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str  # sha256 of the file content
+    entities: tuple[Entity, ...]
+    relevance: RelevanceConfig
+    path: str = ""
+
+    def by_id(self) -> dict[str, Entity]:
+        return {entity.id: entity for entity in self.entities}
+
+
+@dataclass(frozen=True)
+class SeedDocument:
+    id: str  # file name stem
+    outlet: str
+    date: str  # ISO date; see `date_note` when inferred
+    title: str
+    date_note: str = ""
+    url: str = ""
+
+
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """Load and validate the catalogue; raise ``ConfigError`` on the first problem."""
+    path = Path(path) if path is not None else DEFAULT_ENTITIES
+    raw, text = _read_toml(path)
+    where = _Locator(path, text)
+    manifest_path = path.parent / "manifest.toml"
+    known_seeds = (
+        {seed.id for seed in load_manifest(manifest_path)} if manifest_path.is_file() else None
+    )
+    unknown = set(raw) - {"relevance", "entity"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise where.error(f"unknown top-level key {key!r}", key=key)
+    entries = raw.get("entity")
+    if not isinstance(entries, list) or not entries:
+        raise where.error("no [[entity]] tables", key="entity")
+    entities = tuple(_entity(entry, n, where, known_seeds) for n, entry in enumerate(entries))
+    _check_unique(entities, where)
+    relevance = _relevance(raw.get("relevance", {}), where)
+    version = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Catalogue(version=version, entities=entities, relevance=relevance, path=str(path))
+
+
+def load_manifest(path: Path) -> tuple[SeedDocument, ...]:
+    raw, text = _read_toml(path)
+    where = _Locator(path, text)
+    seeds = raw.get("seed")
+    if not isinstance(seeds, list):
+        raise where.error("expected [[seed]] tables", key="seed")
+    out = []
+    allowed = {"id", "outlet", "date", "title", "date_note", "url"}
+    for entry in seeds:
+        entry_id = entry.get("id")
+        for key in ("id", "outlet", "date", "title"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise where.error(f"{key} must be a non-empty string", entry_id, key)
+        extra = set(entry) - allowed
+        if extra:
+            key = sorted(extra)[0]
+            raise where.error(f"unknown key {key!r}", entry_id, key)
+        out.append(SeedDocument(**entry))
+    return tuple(out)
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"{path}:{line.group(1) if line else '?'}: {exc}") from exc
+
+
+class _Locator:
+    """Turns a problem with an entity/field into a ConfigError naming file, line, field."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, entity_id: object = None, key: str | None = None, nth: int = -1) -> int:
+        start = 0
+        if isinstance(entity_id, str):
+            id_line = re.compile(rf"""^\s*id\s*=\s*["']{re.escape(entity_id)}["']""")
+            start = next((i for i, line in enumerate(self.lines) if id_line.match(line)), 0)
+        elif nth >= 0:
+            headers = [i for i, line in enumerate(self.lines) if line.strip() == "[[entity]]"]
+            start = headers[nth] if nth < len(headers) else 0
+        if key is None:
+            return start + 1
+        # the table holding the id starts at the header above it
+        table_start = start
+        while table_start > 0 and not self.lines[table_start].lstrip().startswith("["):
+            table_start -= 1
+        key_line = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(table_start, len(self.lines)):
+            if i > start and self.lines[i].lstrip().startswith("["):
+                break
+            if key_line.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+    def error(
+        self, message: str, entity_id: object = None, key: str | None = None, nth: int = -1
+    ) -> ConfigError:
+        line = self.line_of(entity_id, key, nth)
+        label = f" entity {entity_id!r}" if isinstance(entity_id, str) else ""
+        field_name = f" field {key!r}" if key else ""
+        return ConfigError(f"{self.path}:{line}:{label}{field_name}: {message}")
+
+
+def _entity(
+    entry: dict[str, Any], nth: int, where: _Locator, known_seeds: set[str] | None
+) -> Entity:
+    entity_id = entry.get("id")
+
+    def fail(message: str, key: str) -> ConfigError:
+        return where.error(message, entity_id, key, nth)
+
+    for key in _REQUIRED:
+        if key not in entry:
+            raise fail("missing required field", key)
+    extra = set(entry) - _ENTITY_KEYS
+    if extra:
+        key = sorted(extra)[0]
+        raise fail(f"unknown field (allowed: {', '.join(sorted(_ENTITY_KEYS))})", key)
+    if not isinstance(entity_id, str) or not _ID.match(entity_id):
+        raise fail("id must be a lower-case slug like 'shahed-136'", "id")
+    for key in ("type", "name", "side"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise fail("must be a non-empty string", key)
+    if entry["type"] not in ENTITY_TYPES:
+        raise fail(f"unknown type {entry['type']!r} (one of {sorted(ENTITY_TYPES)})", "type")
+    if entry["side"] not in SIDES:
+        raise fail(f"unknown side {entry['side']!r} (one of {sorted(SIDES)})", "side")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _LISTS:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise fail("must be a list of strings", key)
+        for item in value:
+            if not item.strip() or (key != "seeds" and not normalize_alias(item)):
+                raise fail(f"empty or punctuation-only entry {item!r}", key)
+        lists[key] = tuple(value)
+    if not isinstance(entry.get("topic_specific", False), bool):
+        raise fail("must be true or false", "topic_specific")
+    if not isinstance(entry.get("note", ""), str):
+        raise fail("must be a string", "note")
+    names = {entry["name"], *lists["aliases"], *lists["case_sensitive_aliases"]}
+    stray = [alias for alias in lists["ambiguous_aliases"] if alias not in names]
+    if stray:
+        raise fail(f"{stray[0]!r} is not one of the entity's aliases", "ambiguous_aliases")
+    if lists["ambiguous_aliases"] and not lists["contexts"]:
+        raise fail("ambiguous aliases need at least one context word", "contexts")
+    if known_seeds is not None:
+        missing = [seed for seed in lists["seeds"] if seed not in known_seeds]
+        if missing:
+            raise fail(f"seed {missing[0]!r} is not in manifest.toml", "seeds")
+    return Entity(
+        id=entity_id,
+        type=entry["type"],
+        name=entry["name"].strip(),
+        side=entry["side"],
+        topic_specific=entry.get("topic_specific", False),
+        note=entry.get("note", ""),
+        **lists,
+    )
+
+
+def _check_unique(entities: Sequence[Entity], where: _Locator) -> None:
+    seen_ids: set[str] = set()
+    owner: dict[tuple[str, bool], str] = {}
+    for entity in entities:
+        if entity.id in seen_ids:
+            raise where.error("duplicate id", entity.id, "id")
+        seen_ids.add(entity.id)
+        surfaces = [(entity.name, False), *((alias, False) for alias in entity.aliases)]
+        surfaces += [(alias, True) for alias in entity.case_sensitive_aliases]
+        for alias, exact in surfaces:
+            key = (alias if exact else normalize_alias(alias), exact)
+            other = owner.setdefault(key, entity.id)
+            if other != entity.id:
+                field_name = "case_sensitive_aliases" if exact else "aliases"
+                raise where.error(
+                    f"alias {alias!r} also belongs to entity {other!r}", entity.id, field_name
+                )
+
+
+def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
+    def fail(message: str, key: str) -> ConfigError:
+        return ConfigError(f"{where.path}:{_line_of_key(where, key)}: field {key!r}: {message}")
+
+    if not isinstance(raw, dict):
+        raise fail("must be a table", "relevance")
+    extra = set(raw) - _RELEVANCE_KEYS
+    if extra:
+        raise fail("unknown field", sorted(extra)[0])
+    weights: dict[str, dict[str, float]] = {}
+    for key, allowed in (("side_weights", SIDES), ("type_weights", ENTITY_TYPES)):
+        table = raw.get(key, {})
+        if not isinstance(table, dict):
+            raise fail("must be a table of numbers", key)
+        for name, value in table.items():
+            if name not in allowed:
+                raise fail(f"unknown {key[:-8]} {name!r}", key)
+            if not isinstance(value, int | float) or value < 0:
+                raise fail(f"weight for {name!r} must be a number >= 0", key)
+        weights[key] = {name: float(value) for name, value in table.items()}
+    title_weight = raw.get("title_weight", 2.0)
+    if not isinstance(title_weight, int | float) or title_weight < 0:
+        raise fail("must be a number >= 0", "title_weight")
+    rules = []
+    for rule in raw.get("rules", []):
+        if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
+            raise fail("each rule needs a name", "rules")
+        extra = set(rule) - _RULE_KEYS
+        if extra:
+            raise fail(f"rule {rule['name']!r}: unknown key {sorted(extra)[0]!r}", "rules")
+        groups = rule.get("require_sides", [])
+        if not isinstance(groups, list) or not all(
+            isinstance(group, list) and group and set(group) <= SIDES for group in groups
+        ):
+            raise fail(f"rule {rule['name']!r}: require_sides must be lists of sides", "rules")
+        type_groups = rule.get("require_types", [])
+        if not isinstance(type_groups, list) or not all(
+            isinstance(group, list) and group and set(group) <= ENTITY_TYPES
+            for group in type_groups
+        ):
+            raise fail(f"rule {rule['name']!r}: require_types must be lists of types", "rules")
+        rules.append(
+            RelevanceRule(
+                name=rule["name"],
+                topic_specific=bool(rule.get("topic_specific", False)),
+                require_sides=tuple(tuple(group) for group in groups),
+                require_types=tuple(tuple(group) for group in type_groups),
+                min_score=float(rule.get("min_score", 0.0)),
+                min_entities=int(rule.get("min_entities", 0)),
+            )
+        )
+    if not rules:
+        raise fail("at least one [[relevance.rules]] table is needed", "rules")
+    veto = raw.get("veto_contexts", [])
+    if not isinstance(veto, list) or not all(isinstance(w, str) and w.strip() for w in veto):
+        raise fail("must be a list of non-empty strings", "veto_contexts")
+    return RelevanceConfig(
+        title_weight=float(title_weight),
+        side_weights=weights["side_weights"],
+        type_weights=weights["type_weights"],
+        rules=tuple(rules),
+        veto_contexts=tuple(veto),
+    )
+
+
+def _line_of_key(where: _Locator, key: str) -> int:
+    pattern = re.compile(rf"^\s*(?:\[+\s*)?(?:relevance\.)?{re.escape(key)}\b")
+    return next((i + 1 for i, line in enumerate(where.lines) if pattern.match(line)), 1)

@@ -1,0 +1,496 @@
+"""Find catalogue entities in a text in one pass, and score the text's relevance.
+
+``Matcher(catalogue)`` turns every normalised alias variant, prefixed with a boundary
+character, into an Aho-Corasick pattern (pyahocorasick), so a hit always starts at a token
+boundary; there is one automaton per script mix (Latin only, + Cyrillic, + Arabic), built on
+first use. ``match(text, title)`` normalises the text once (extractors.normalize),
+walks the automaton with leftmost-longest semantics (Kataib Hezbollah beats Hezbollah),
+checks the right boundary (or an allowed suffix), exact case for acronyms against the
+ORIGINAL text, required contexts for ambiguous aliases and negative contexts, then maps the
+first hit of each entity back to an offset and a sentence snippet in the original text.
+
+A Matcher pickles as its catalogue and rebuilds its patterns on unpickling (~0.2 s).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import ahocorasick
+
+from extractors.entities import Catalogue, Entity, RelevanceConfig, load_catalogue
+from extractors.models import MatchResult, Mention
+from extractors.normalize import BOUNDARIES, HARD, SOFT, NormalizedText, normalize_alias
+from extractors.normalize import normalize_text as normalize
+
+CONTEXT_WINDOW = 160  # normalised characters each side of a hit searched for context words
+SNIPPET_MAX = 240
+# Proclitics written attached to an Arabic/Persian word: و (and), ب (by), ل (for), ف (so).
+# (The article ال is stripped by normalisation, in text and aliases alike.)
+ARABIC_PREFIXES = ("و", "ب", "ل", "ف", "وب", "ول")
+# Suffixes after an Arabic-script name: Persian ezafe/adjective ی, plurals, Arabic nisba,
+# and the alif of the Arabic indefinite accusative (روساً).
+ARABIC_SUFFIXES = frozenset({"ی", "ها", "های", "ای", "یان", "ان", "ون", "ین", "یه", "ه", "ا"})
+LATIN_PLURALS = frozenset({"s", "es"})
+_SUFFIXED = 1  # automaton value flags: some candidate allows a suffix after the pattern
+_MULTI_TOKEN = 2  # the pattern has an inner token boundary
+_NEGATABLE = 4  # the first candidate's entity has negative contexts
+_NO_PLURAL_TYPES = frozenset({"person", "country"})
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
+_CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
+_LATIN_OR_DIGIT = re.compile("[a-z0-9]")
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d]) (?=\d)")
+_APOSTROPHES = re.compile("['\u2019\u2018\u02bc`]")
+_SENTENCE_BREAK = re.compile(r"[.!?](?=\s)|[。\n]")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    entity: int  # index in catalogue.entities
+    alias: str  # the catalogue alias this pattern came from
+    case_sensitive: bool
+    ambiguous: bool
+    prefix: int  # characters of an attached Arabic proclitic inside the pattern
+    suffixes: frozenset[str]
+    has_negatives: bool = False
+
+
+@dataclass
+class _Hit:
+    count: int
+    start: int  # normalised offsets of the first hit
+    end: int
+    alias: str
+
+
+class Matcher:
+    """Built once per catalogue; ``match`` is safe to call from many threads."""
+
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._entities = self.catalogue.entities
+        self._contexts = [_terms(entity.contexts) for entity in self._entities]
+        self._negatives = [_terms(entity.negative_contexts) for entity in self._entities]
+        self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
+        # One automaton per script mix, built on first use: a text without Cyrillic or
+        # Arabic letters needs none of those patterns, and a smaller automaton walks faster.
+        self._patterns = _build_patterns(self._entities)
+        self._automata: dict[tuple[bool, bool], ahocorasick.Automaton] = {}
+        config = self.catalogue.relevance
+        self._weights = [
+            config.side_weights.get(e.side, 1.0) * config.type_weights.get(e.type, 1.0)
+            for e in self._entities
+        ]
+        self._rules = {rule.name: rule for rule in config.rules}
+
+    def __reduce__(self) -> tuple[type[Matcher], tuple[Catalogue]]:
+        return (Matcher, (self.catalogue,))
+
+    @property
+    def pattern_count(self) -> int:
+        return len(self._patterns)
+
+    def _automaton_for(self, norm: NormalizedText) -> ahocorasick.Automaton:
+        key = (norm.cyrillic, norm.arabic)
+        automaton = self._automata.get(key)
+        if automaton is None:
+            automaton = self._automata[key] = _build_automaton(self._patterns, *key)
+        return automaton
+
+    def match(self, text: str, title: str | None = None) -> MatchResult:
+        """Entities mentioned in ``text`` (and ``title``), relevance and on-topic verdict."""
+        norm = normalize(text)
+        body = self._scan(norm, text)
+        title_norm = normalize(title) if title else None
+        titled = self._scan(title_norm, title) if title_norm is not None and title else {}
+        if not body and not titled:
+            return MatchResult((), 0.0, False, None)
+        entities = self._entities
+        mentions = []
+        breaks = sentence_breaks(text) if len(body) > 3 else None
+        for index, hit in body.items():
+            start, end = norm.span_to_original(hit.start, hit.end)
+            snippet = sentence_around(text, start, end, breaks)
+            mentions.append(Mention(entities[index].id, hit.count, start, snippet, hit.alias))
+        for index, hit in titled.items():
+            if index not in body:
+                snippet = (title or "")[:SNIPPET_MAX]
+                mentions.append(Mention(entities[index].id, 0, -1, snippet, hit.alias))
+        mentions.sort(key=_mention_order)
+        counts = {index: hit.count for index, hit in body.items()}
+        weight = self.catalogue.relevance.title_weight
+        for index, hit in titled.items():
+            counts[index] = counts.get(index, 0) + weight * hit.count
+        relevance, on_topic, rule = self._verdict(counts, vetoed=False)
+        if rule is not None and not self._rules[rule].topic_specific:
+            texts = (norm.text, title_norm.text) if title_norm is not None else (norm.text,)
+            if any(_has_word(self._veto, candidate) for candidate in texts):
+                relevance, on_topic, rule = self._verdict(counts, vetoed=True)
+        return MatchResult(tuple(mentions), relevance, on_topic, rule)
+
+    def _verdict(self, counts: dict[int, float], vetoed: bool) -> tuple[float, bool, str | None]:
+        """``score`` over entity indexes, with the per-entity weights computed once."""
+        weights, entities = self._weights, self._entities
+        total = round(sum(weights[i] * (1.0 + math.log(max(n, 1.0))) for i, n in counts.items()), 3)
+        found = [entities[index] for index in counts]
+        return total, *_apply_rules(self.catalogue.relevance, found, total, vetoed)
+
+    def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
+        hits: dict[int, _Hit] = {}
+        for start, end, candidate in self._accepted(norm, original):
+            hit = hits.get(candidate.entity)
+            if hit is None:
+                hits[candidate.entity] = _Hit(1, start + 1 + candidate.prefix, end, candidate.alias)
+            else:
+                hit.count += 1
+        return hits
+
+    def _accepted(
+        self, norm: NormalizedText, original: str
+    ) -> Iterator[tuple[int, int, _Candidate]]:
+        """Accepted hits, leftmost-longest; a failed longest hit falls back to a shorter
+        pattern ending at an inner token boundary, else the scan resumes one further."""
+        text = norm.text
+        size = len(text)
+        automaton = self._automaton_for(norm)
+        present: dict[int, tuple[str, ...]] = {}  # negative terms found anywhere in the text
+        position = 0
+        while True:
+            restart = None
+            for last, (length, candidates, plain, flags) in automaton.iter_long(text, position):
+                start, end = last - length + 1, last + 1
+                bounded = end == size or text[end] in BOUNDARIES
+                if bounded and plain is not None:
+                    if not flags & _NEGATABLE:
+                        yield start, end, plain  # the common case, decided without a call
+                        continue
+                    if not self._negatives_in(text, plain.entity, present):
+                        yield start, end, plain
+                        continue
+                if bounded or flags & _SUFFIXED:
+                    chosen = self._choose(norm, original, start, end, candidates, present)
+                    if chosen is not None:
+                        yield start, end, chosen
+                        continue
+                if not flags & _MULTI_TOKEN:
+                    continue  # one token ("un" in "und"): nothing else starts inside it
+                inner_boundaries = [i for i in range(end - 1, start, -1) if text[i] in BOUNDARIES]
+                for inner in inner_boundaries:
+                    shorter = automaton.get(text[start:inner], None)
+                    chosen = shorter and self._choose(
+                        norm, original, start, inner, shorter[1], present
+                    )
+                    if chosen:
+                        yield start, inner, chosen
+                        restart = inner
+                        break
+                else:
+                    restart = inner_boundaries[-1]  # the next pattern start inside the hit
+                break
+            if restart is None:
+                return
+            position = restart
+
+    def _choose(
+        self,
+        norm: NormalizedText,
+        original: str,
+        start: int,
+        end: int,
+        candidates: tuple[_Candidate, ...],
+        present: dict[int, tuple[str, ...]],
+    ) -> _Candidate | None:
+        text = norm.text
+        for candidate in candidates:
+            if not _right_boundary_ok(text, end, candidate.suffixes):
+                continue
+            if candidate.case_sensitive:
+                o_start = norm.to_original(start + 1 + candidate.prefix)
+                if original[o_start : o_start + 1] != candidate.alias[:1]:
+                    continue  # cheap first-letter check ("us" is not "US")
+                o_end = norm.to_original(end - 1) + 1
+                surface = original[o_start:o_end]
+                if surface != candidate.alias and _alnum(surface) != _alnum(candidate.alias):
+                    continue
+            window = None
+            if candidate.ambiguous:
+                window = text[max(0, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW]
+                if not _has_term(window, self._contexts[candidate.entity]):
+                    continue
+            found = self._negatives_in(text, candidate.entity, present)
+            if found and _negated(text, start, end, found):
+                continue
+            return candidate
+        return None
+
+    def _negatives_in(
+        self, text: str, entity: int, present: dict[int, tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        """The entity's negative terms that occur anywhere in ``text``, found once per text
+        (``present`` is the per-text cache), so most hits skip the window search."""
+        found = present.get(entity)
+        if found is None:
+            found = present[entity] = tuple(t for t in self._negatives[entity] if t in text)
+        return found
+
+
+def score(
+    config: RelevanceConfig,
+    entities: dict[str, Entity],
+    mentions: list[Mention] | tuple[Mention, ...],
+    title_counts: dict[str, int] | None = None,
+    *,
+    vetoed: bool = False,
+) -> tuple[float, bool, str | None]:
+    """Relevance score, on-topic verdict and the deciding rule for a set of mentions.
+
+    Score = sum over entities of side weight x type weight x (1 + ln(n)), where n counts
+    body hits plus ``title_weight`` per title hit. Rules are tried in order; when the text
+    holds a veto context (sport, culture), only ``topic_specific`` rules may apply.
+    """
+    title_counts = title_counts or {}
+    total = 0.0
+    found = []
+    for mention in mentions:
+        entity = entities.get(mention.entity_id)
+        if entity is None:
+            continue
+        found.append(entity)
+        weight = config.side_weights.get(entity.side, 1.0) * config.type_weights.get(
+            entity.type, 1.0
+        )
+        n = mention.count + config.title_weight * title_counts.get(entity.id, 0)
+        total += weight * (1.0 + math.log(max(n, 1.0)))
+    total = round(total, 3)
+    return total, *_apply_rules(config, found, total, vetoed)
+
+
+def _apply_rules(
+    config: RelevanceConfig, found: list[Entity], total: float, vetoed: bool
+) -> tuple[bool, str | None]:
+    """(on_topic, rule name) for the entities found and their score."""
+    sides = {entity.side for entity in found}
+    types = {entity.type for entity in found}
+    topic_specific = any(entity.topic_specific for entity in found)
+    for rule in config.rules:
+        if rule.topic_specific and not topic_specific:
+            continue
+        if vetoed and not rule.topic_specific:
+            continue
+        if any(not sides.intersection(group) for group in rule.require_sides):
+            continue
+        if any(not types.intersection(group) for group in rule.require_types):
+            continue
+        if total < rule.min_score or len(found) < rule.min_entities:
+            continue
+        return True, rule.name
+    return False, None
+
+
+def _mention_order(mention: Mention) -> tuple[bool, int, str]:
+    return (mention.first_offset < 0, mention.first_offset, mention.entity_id)
+
+
+def sentence_breaks(text: str) -> list[int]:
+    """Offsets just after each sentence end (". ", "! ", "? ", "。", newline)."""
+    return [match.end() for match in _SENTENCE_BREAK.finditer(text)]
+
+
+def sentence_around(text: str, start: int, end: int, breaks: list[int] | None = None) -> str:
+    """The sentence holding text[start:end], trimmed around it to at most 240 characters.
+
+    ``breaks`` (from ``sentence_breaks``) saves the search when many snippets come from
+    one text."""
+    low, high = max(0, start - SNIPPET_MAX), min(len(text), end + SNIPPET_MAX)
+    if breaks is None:
+        left = low
+        for match in _SENTENCE_BREAK.finditer(text, low, start):
+            left = match.end()
+        following = _SENTENCE_BREAK.search(text, end, high)
+        right = following.end() if following else high
+    else:
+        slot = bisect_right(breaks, start)
+        left = max(low, breaks[slot - 1]) if slot else low
+        slot = bisect_left(breaks, end + 1)
+        right = min(high, breaks[slot]) if slot < len(breaks) else high
+    if right - left > SNIPPET_MAX:
+        half = max(0, (SNIPPET_MAX - (end - start)) // 2)
+        left = max(left, min(start - half, right - SNIPPET_MAX))
+        right = min(right, left + SNIPPET_MAX)
+    return " ".join(text[left:right].split())[:SNIPPET_MAX]
+
+
+def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate, ...]]:
+    """Every automaton key (boundary + normalised variant) and the candidates behind it."""
+    patterns: dict[str, list[_Candidate]] = {}
+    for index, entity in enumerate(entities):
+        ambiguous = set(entity.ambiguous_aliases)
+        surfaces = (
+            [(entity.name, False)] if entity.name not in entity.case_sensitive_aliases else []
+        )
+        surfaces += [(alias, False) for alias in entity.aliases]
+        surfaces += [(alias, True) for alias in entity.case_sensitive_aliases]
+        for alias, exact in surfaces:
+            plural = not exact and entity.type not in _NO_PLURAL_TYPES
+            for variant in alias_variants(alias):
+                arabic = bool(_ARABIC_LETTER.search(variant))
+                if arabic:
+                    suffixes = ARABIC_SUFFIXES
+                elif plural and _LATIN_OR_DIGIT.search(variant[-1:]):  # Gerans, Shahed-136s
+                    suffixes = LATIN_PLURALS
+                else:
+                    suffixes = frozenset()
+                prefixes = ("", *ARABIC_PREFIXES) if arabic else ("",)
+                for prefix in prefixes:
+                    body = prefix + variant
+                    candidate = _Candidate(
+                        index,
+                        alias,
+                        exact,
+                        alias in ambiguous,
+                        len(body) - len(variant),
+                        suffixes,
+                        bool(entity.negative_contexts),
+                    )
+                    for lead in (SOFT, HARD):
+                        bucket = patterns.setdefault(lead + body, [])
+                        if candidate not in bucket:
+                            bucket.append(candidate)
+    # case-insensitive candidates first: they need no look at the original text
+    return {
+        key: tuple(sorted(candidates, key=lambda c: (c.case_sensitive, c.ambiguous)))
+        for key, candidates in patterns.items()
+    }
+
+
+def _build_automaton(
+    patterns: dict[str, tuple[_Candidate, ...]], cyrillic: bool, arabic: bool
+) -> ahocorasick.Automaton:
+    """The automaton for texts with the given scripts; values are (length, candidates,
+    the first candidate when it needs no case or context check, flags)."""
+    automaton = ahocorasick.Automaton()
+    for key, candidates in patterns.items():
+        if (not cyrillic and _CYRILLIC_LETTER.search(key)) or (
+            not arabic and _ARABIC_LETTER.search(key)
+        ):
+            continue
+        first = candidates[0]
+        simple = not (first.case_sensitive or first.ambiguous)
+        flags = (
+            (_SUFFIXED if any(c.suffixes for c in candidates) else 0)
+            | (_MULTI_TOKEN if SOFT in key[1:] or HARD in key[1:] else 0)
+            | (_NEGATABLE if first.has_negatives else 0)
+        )
+        automaton.add_word(key, (len(key), candidates, first if simple else None, flags))
+    automaton.make_automaton()
+    return automaton
+
+
+def alias_variants(alias: str) -> tuple[str, ...]:
+    """Normalised spellings one alias stands for: as written, without apostrophes,
+    without accents, and with a letter-digit space closed up (Shahed 136 / Shahed136)."""
+    forms = {alias, _APOSTROPHES.sub("", alias), _strip_accents(alias)}
+    variants = set()
+    for form in forms:
+        normalised = normalize_alias(form)
+        if normalised:
+            variants.add(normalised)
+            variants.add(_LETTER_DIGIT.sub("", normalised))
+    return tuple(sorted(variants))
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    if not any(unicodedata.category(char) == "Mn" for char in decomposed):
+        return text
+    # keep Cyrillic й/ё intact; only Latin letters lose their accents
+    kept = []
+    for char in decomposed:
+        if unicodedata.category(char) == "Mn" and kept and "a" <= kept[-1].lower() <= "z":
+            continue
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _terms(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({normalize_alias(word) for word in words} - {""}))
+
+
+def _word_automaton(terms: tuple[str, ...]) -> ahocorasick.Automaton | None:
+    """Whole-word finder for ``terms`` (a Latin plural s/es is allowed)."""
+    if not terms:
+        return None
+    automaton = ahocorasick.Automaton()
+    for term in terms:
+        for lead in (SOFT, HARD):
+            automaton.add_word(lead + term, len(term) + 1)
+    automaton.make_automaton()
+    return automaton
+
+
+def _has_word(automaton: ahocorasick.Automaton | None, text: str) -> bool:
+    if automaton is None:
+        return False
+    return any(
+        _right_boundary_ok(text, last + 1, LATIN_PLURALS) for last, _ in automaton.iter(text)
+    )
+
+
+def _has_term(window: str, terms: tuple[str, ...]) -> bool:
+    """A term counts when it starts a word (so 'football' also finds 'footballer')."""
+    return any(SOFT + term in window or HARD + term in window for term in terms)
+
+
+def _negated(text: str, start: int, end: int, negatives: tuple[str, ...]) -> bool:
+    """True when a negative context cancels the hit text[start:end] (start = boundary).
+
+    A negative term that contains the hit's own words is a phrase ("Russian roulette",
+    "Moscow mule", "Richard Wagner") and cancels only where it overlaps the hit; any other
+    term ("footballer", "opera") cancels when it is a whole word (plural allowed) within
+    the context window, so "opera" does not cancel a hit next to "operation".
+    """
+    hit = text[start + 1 : end]
+    window_start = max(0, start - CONTEXT_WINDOW)
+    window = text[window_start : end + CONTEXT_WINDOW]
+    for term in negatives:
+        if hit not in term:
+            if _word_in(window, term):
+                return True
+            continue
+        found = window.find(term)
+        while found >= 0:
+            term_start = window_start + found
+            if term_start <= start + 1 and term_start + len(term) >= end:
+                return True
+            found = window.find(term, found + 1)
+    return False
+
+
+def _word_in(window: str, term: str) -> bool:
+    for lead in (SOFT, HARD):
+        found = window.find(lead + term)
+        while found >= 0:
+            if _right_boundary_ok(window, found + 1 + len(term), LATIN_PLURALS):
+                return True
+            found = window.find(lead + term, found + 1)
+    return False
+
+
+def _right_boundary_ok(text: str, end: int, suffixes: frozenset[str]) -> bool:
+    if end >= len(text) or text[end] in BOUNDARIES:
+        return True
+    if not suffixes:
+        return False
+    stop = end
+    while stop < len(text) and stop - end <= 4 and text[stop] not in BOUNDARIES:
+        stop += 1
+    return (stop >= len(text) or text[stop] in BOUNDARIES) and text[end:stop] in suffixes
+
+
+def _alnum(text: str) -> str:
+    return "".join(char for char in text if char.isalnum())

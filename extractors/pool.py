@@ -1,0 +1,116 @@
+"""Extraction across processes: chunks of pages on a process pool, order preserved.
+
+Extraction is CPU-bound (lxml + trafilatura hold the GIL), so two cores need two processes.
+Workers are forked from the caller when it runs a single thread (cheapest: nothing to
+import). A caller with threads (Prefect, httpx) must not fork, so its workers come from a
+``forkserver`` that has imported the extractors once; on Python 3.11 each such worker still
+re-imports the caller's ``__main__`` module (the server ignores ``"__main__"`` in the
+preload list), ~1-2 s per pool here.
+
+A worker that dies (segfault in a C extension, out of memory) breaks the whole pool. Chunks
+that failed are split in half and retried on a fresh pool until the culprit is alone; that
+page alone becomes status ``error``. Every round halves the failed chunks, so the number of
+rounds is bounded by log2(chunk size) + 1.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from multiprocessing.context import BaseContext
+from typing import TypeVar
+
+from extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from extractors.pages import extract_fetched, fallback_article
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+MAX_CHUNK = 16
+CHUNKS_PER_WORKER = 4
+PRELOAD = ["extractors.pages"]
+
+Page = tuple[PageFetch, FeedEntry | None]
+
+
+def extract_many(items: Sequence[Page], workers: int) -> list[ExtractedArticle]:
+    """Extract every (fetch, entry) pair; ``workers`` processes (1: in this process)."""
+    return map_chunks(_extract_chunk, list(items), workers, on_failure=_failed_page)
+
+
+def map_chunks(
+    func: Callable[[list[Item]], list[Result]],
+    items: list[Item],
+    workers: int,
+    *,
+    on_failure: Callable[[Item, BaseException], Result],
+) -> list[Result]:
+    """``func`` over chunks of ``items`` on ``workers`` processes, results in input order.
+
+    ``func`` must be a module-level function (it is pickled). An item whose chunk keeps
+    failing on its own gets ``on_failure(item, error)`` instead of a result.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return _map_in_process(func, items, on_failure)
+    results: list[Result | None] = [None] * len(items)
+    size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
+    pending = [(start, items[start : start + size]) for start in range(0, len(items), size)]
+    while pending:
+        failed: list[tuple[int, list[Item], BaseException]] = []
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+            futures: dict[Future[list[Result]], tuple[int, list[Item]]] = {
+                pool.submit(func, chunk): (start, chunk) for start, chunk in pending
+            }
+            wait(futures)
+        for future, (start, chunk) in futures.items():
+            error = future.exception()
+            if error is None:
+                results[start : start + len(chunk)] = future.result()
+            else:
+                failed.append((start, chunk, error))
+        pending = []
+        for start, chunk, error in failed:
+            if len(chunk) == 1:
+                results[start] = on_failure(chunk[0], error)
+            else:
+                half = len(chunk) // 2
+                pending += [(start, chunk[:half]), (start + half, chunk[half:])]
+    return results  # type: ignore[return-value]  # every slot is filled above
+
+
+def _map_in_process(
+    func: Callable[[list[Item]], list[Result]],
+    items: list[Item],
+    on_failure: Callable[[Item, BaseException], Result],
+) -> list[Result]:
+    results: list[Result] = []
+    for item in items:
+        try:
+            results.extend(func([item]))
+        except Exception as exc:
+            results.append(on_failure(item, exc))
+    return results
+
+
+def _context() -> BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _extract_chunk(chunk: list[Page]) -> list[ExtractedArticle]:
+    return [extract_fetched(fetch, entry) for fetch, entry in chunk]
+
+
+def _failed_page(item: Page, error: BaseException) -> ExtractedArticle:
+    fetch, entry = item
+    reason = f"extraction worker failed: {type(error).__name__}: {error}"[:300]
+    return fallback_article(fetch.url, fetch.final_url, entry, status="error", reason=reason)

@@ -1,0 +1,150 @@
+"""Load the source catalogue (``seeds/sources.toml``): ``[[source]]`` tables -> Source records.
+
+Each table has ``id``, ``name``, ``url`` (required), ``language``, ``kind`` and ``enabled``
+(optional). An optional ``[catalogue]`` table carries free metadata (version, notes).
+Any problem raises ``ConfigError`` naming the file, the line and the field. ``{{BASE}}``
+in a URL is left as is: the offline sample substitutes its server's address.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from extractors.models import Source
+from newswatch.errors import ConfigError
+
+KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})
+REQUIRED = ("id", "name", "url")
+OPTIONAL = {"language": str, "kind": str, "enabled": bool}
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+BASE_PLACEHOLDER = "{{BASE}}"
+TABLE_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]\s*(#.*)?$")
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Line numbers of each ``[[source]]`` table and of its fields."""
+
+    path: Path
+    lines: list[str]
+    headers: list[int]  # 1-based line of each [[source]] header
+
+    def line_of(self, index: int, field: str | None = None) -> int:
+        if index >= len(self.headers):
+            return 1
+        start = self.headers[index]
+        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines) + 1
+        if field is not None:
+            pattern = re.compile(rf"^\s*{re.escape(field)}\s*=")
+            for number in range(start, end):
+                if pattern.match(self.lines[number - 1]):
+                    return number
+        return start
+
+    def error(self, index: int, field: str | None, message: str) -> ConfigError:
+        line = self.line_of(index, field)
+        where = f"{self.path}:{line}"
+        label = f"source #{index + 1}" + (f" field '{field}'" if field else "")
+        return ConfigError(f"{where}: {label}: {message}")
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Read and validate a sources file; raise ConfigError (file, line, field) if malformed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read sources file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    lines = text.splitlines()
+    where = _Where(path, lines, [n for n, line in enumerate(lines, 1) if TABLE_HEADER.match(line)])
+
+    unknown = sorted(set(document) - {"source", "catalogue"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key '{unknown[0]}' (expected [[source]])")
+    tables = document.get("source", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: 'source' must be an array of tables ([[source]])")
+
+    sources: list[Source] = []
+    first_line_of_id: dict[str, int] = {}
+    for index, table in enumerate(tables):
+        source = _source_from_table(table, index, where)
+        if source.id in first_line_of_id:
+            raise where.error(
+                index,
+                "id",
+                f"duplicate id '{source.id}' (first defined on line {first_line_of_id[source.id]})",
+            )
+        first_line_of_id[source.id] = where.line_of(index, "id")
+        sources.append(source)
+    return sources
+
+
+def _source_from_table(table: dict[str, Any], index: int, where: _Where) -> Source:
+    for key in table:
+        if key not in REQUIRED and key not in OPTIONAL:
+            raise where.error(index, key, "unknown key")
+    for key in REQUIRED:
+        value = table.get(key)
+        if value is None:
+            raise where.error(index, None, f"missing required field '{key}'")
+        if not isinstance(value, str) or not value.strip():
+            raise where.error(index, key, "must be a non-empty string")
+    for key, kind in OPTIONAL.items():
+        if key in table and not isinstance(table[key], kind):
+            raise where.error(index, key, f"must be a {kind.__name__}")
+
+    source_id = table["id"].strip()
+    if not ID_PATTERN.match(source_id):
+        raise where.error(index, "id", f"'{source_id}' must match {ID_PATTERN.pattern}")
+    url = table["url"].strip()
+    problem = url_problem(url)
+    if problem:
+        raise where.error(index, "url", problem)
+    kind = table.get("kind", "rss")
+    if kind not in KINDS:
+        raise where.error(index, "kind", f"'{kind}' is not one of {', '.join(sorted(KINDS))}")
+    language = table.get("language")
+    if language is not None and not LANGUAGE_PATTERN.match(language):
+        raise where.error(index, "language", f"'{language}' is not a language code like 'en'")
+    return Source(
+        id=source_id,
+        name=table["name"].strip(),
+        url=url,
+        language=language,
+        kind=kind,
+        enabled=table.get("enabled", True),
+    )
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a source URL, or None (``{{BASE}}/…`` is accepted)."""
+    if url.startswith(BASE_PLACEHOLDER):
+        return (
+            None
+            if url[len(BASE_PLACEHOLDER) :].startswith("/")
+            else "'{{BASE}}' must be followed by '/'"
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"invalid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"scheme '{parts.scheme or '(none)'}' not allowed (http or https only)"
+    if not parts.hostname:
+        return "URL has no host"
+    if any(ch.isspace() for ch in url):
+        return "URL contains whitespace"
+    return None

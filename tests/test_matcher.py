@@ -1,0 +1,241 @@
+"""The matcher: scripts, inflections, longest match, case, contexts, offsets, relevance."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extractors.entities import load_catalogue
+from extractors.matcher import SNIPPET_MAX, Matcher
+from extractors.models import MatchResult
+from extractors.normalize import normalize_text
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_catalogue())
+
+
+def ids(result: MatchResult) -> set[str]:
+    return {mention.entity_id for mention in result.mentions}
+
+
+def mention(result: MatchResult, entity_id: str):
+    return next(m for m in result.mentions if m.entity_id == entity_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity_id"),
+    [
+        ("Сили ППО збили 38 шахедів над Київщиною.", "shahed-136"),
+        ("Ночью над Одессой сбили шахеди.", "shahed-136"),
+        ("Ракети і «Герани» атакували енергетику, повідомили Повітряні сили.", "geran-2"),
+        ("Удары дронов «Герань-2» продолжались всю ночь.", "geran-2"),
+        ("Делегация Ирана прибыла в Москву.", "iran"),
+        ("Хуситов обвинили в атаке на танкер.", "houthis"),
+        ("روسیه از پهپادهای شاهد-۱۳۶ استفاده می‌کند.", "shahed-136"),
+        ("زودت إيران روسيا بطائرات شاهد-١٣٦ المسيرة", "shahed-136"),
+        ("قال مسؤول في إيران", "iran"),  # Arabic ي and Persian ی are one letter
+        ("الحرس الثوري الإيراني", "irgc"),
+        ("وحزب الله", "hezbollah"),  # attached conjunction
+        ("Die Ｓｈａｈｅｄ-136 Drohne", "shahed-136"),  # fullwidth letters (NFKC)
+        ("Shahed‑136 and Shahed – 136", "shahed-136"),  # non-breaking hyphen, spaced dash
+        ("Shahed136s were fired", "shahed-136"),
+        ("HASHD AL-SHA’BI fighters", "hashd-al-shaabi"),
+        ("Kata’ib Hezbollah", "kataib-hezbollah"),
+    ],
+)
+def test_scripts_inflections_and_spelling_variants_match(
+    matcher: Matcher, text: str, entity_id: str
+) -> None:
+    assert entity_id in ids(matcher.match(text))
+
+
+def test_longest_match_wins(matcher: Matcher) -> None:
+    assert ids(matcher.match("Kataib Hezbollah claimed the attack.")) == {"kataib-hezbollah"}
+    both = matcher.match("Kataib Hezbollah and Hezbollah met.")
+    assert ids(both) == {"kataib-hezbollah", "hezbollah"}
+    assert mention(both, "hezbollah").first_offset == len("Kataib Hezbollah and ")
+
+
+def test_shorter_alias_found_when_the_longest_runs_into_a_word(matcher: Matcher) -> None:
+    # "Alabuga SEZ" would be longest, but "SEZes" is not a token boundary
+    assert "alabuga-sez" in ids(matcher.match("Alabuga SEZes are growing"))
+
+
+def test_case_sensitive_acronyms_need_their_case(matcher: Matcher) -> None:
+    assert ids(matcher.match("US officials said so.")) == {"united-states"}
+    assert ids(matcher.match("Let us know, they told us.")) == set()
+    assert ids(matcher.match("The UN voted.")) == {"united-nations"}
+    assert "united-nations" not in ids(matcher.match("C'est un drone."))
+    assert "special-economic-zone" not in ids(matcher.match("Sez who?"))
+
+
+def test_ambiguous_alias_needs_a_context_word(matcher: Matcher) -> None:
+    assert ids(matcher.match("Shahed opened a bakery in London.")) == set()
+    assert "shahed-136" in ids(matcher.match("A Shahed drone hit a house."))
+    assert ids(matcher.match("Герань цветёт на подоконнике.")) == set()
+
+
+def test_negative_context_cancels_a_hit(matcher: Matcher) -> None:
+    assert ids(matcher.match("The footballer Shahed scored after a drone show.")) == set()
+    assert ids(matcher.match("Wagner's opera opened at Bayreuth.")) == set()
+    assert "wagner-group" in ids(matcher.match("Wagner mercenaries fought in Syria."))
+
+
+def test_negative_context_is_a_whole_word(matcher: Matcher) -> None:
+    # "opera" cancels Wagner near it, but "operation" is not "opera"
+    assert "wagner-group" in ids(matcher.match("Wagner mercenaries led the operation."))
+
+
+def test_sport_or_culture_context_vetoes_co_mention_rules(matcher: Matcher) -> None:
+    sport = matcher.match("Russia beat Iran 3-1 in the volleyball final.")
+    assert ids(sport) == {"russia", "iran"}
+    assert not sport.on_topic
+    assert not matcher.match("Россия и Иран", title="Сборная России обыграла Иран").on_topic
+    # a topic-specific entity is on-topic whatever the context
+    assert matcher.match("Shahed drones hit the football stadium in Odesa.").on_topic
+    assert matcher.match("Russia and Iran signed a military pact after the operation.").on_topic
+
+
+def test_phrase_negative_cancels_only_the_overlapping_hit(matcher: Matcher) -> None:
+    assert "russia" not in ids(matcher.match("They played Russian roulette."))
+    assert "russia" in ids(matcher.match("Russian roulette aside, Russian troops advanced."))
+
+
+OFFSET_TEXTS = [
+    "Iran’s drones: «Shahed-136», as Tehran calls them.",
+    "e\u0301te\u0301 — Ira\u0301n and Russia\u00a0signed\u00ad it; the IRGC agreed.",
+    "ﬁrst  line\n\nSecond   paragraph with   Hezbollah   and  Kataib   Hezbollah.",
+    "Украинские ПВО сбили шахедов; Ирана и России…",
+    "إيـــران (بالعربية) وروسيا، وحزب الله",
+    "İstanbul: Straße, Türkiye; IRGC-QF ＩＲＧＣ",
+]
+
+
+@pytest.mark.parametrize("text", OFFSET_TEXTS)
+def test_first_offset_points_at_the_original_text(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result.mentions
+    for found in result.mentions:
+        assert 0 <= found.first_offset < len(text)
+        original = text[found.first_offset :]
+        # the hit starts a word (or follows an attached Arabic proclitic such as و)
+        assert original[0].isalnum()
+        before = text[found.first_offset - 1] if found.first_offset else " "
+        assert not before.isalnum() or before in "وبلف"
+        assert len(found.snippet) <= SNIPPET_MAX
+        assert original[:3].split()[0][:2] in found.snippet
+
+
+def test_offsets_and_counts(matcher: Matcher) -> None:
+    text = "Intro. Iran and Iran again; IRAN, iran!"
+    found = mention(matcher.match(text), "iran")
+    assert found.first_offset == text.index("Iran")
+    assert found.count == 4
+    assert found.snippet == "Iran and Iran again; IRAN, iran!"
+
+
+def test_snippet_is_the_sentence_trimmed_to_240(matcher: Matcher) -> None:
+    text = "Before. " + "word " * 100 + "Hezbollah " + "word " * 100 + ". After."
+    snippet = mention(matcher.match(text), "hezbollah").snippet
+    assert "Hezbollah" in snippet
+    assert len(snippet) <= SNIPPET_MAX
+    assert "Before" not in snippet
+
+
+def test_on_topic_rules(matcher: Matcher) -> None:
+    specific = matcher.match("Alabuga is expanding.")
+    assert (specific.on_topic, specific.rule) == (True, "topic_specific")
+    pair = matcher.match("Russia and Iran held talks.")
+    assert (pair.on_topic, pair.rule) == (True, "russia_and_iran_side")
+    proxy = matcher.match("Moscow hosted Hamas leaders.")
+    assert proxy.on_topic
+    alone = matcher.match("Iran beat Japan at football.")
+    assert (alone.on_topic, alone.rule) == (False, None)
+    assert alone.relevance > 0
+    nothing = matcher.match("Nothing to see here.")
+    assert (nothing.relevance, nothing.on_topic, nothing.mentions) == (0.0, False, ())
+
+
+def test_title_hits_count_and_weigh_more(matcher: Matcher) -> None:
+    body = matcher.match("Russia said so.")
+    titled = matcher.match("Russia said so.", title="Iran and Russia")
+    assert titled.relevance > body.relevance
+    assert titled.on_topic and not body.on_topic
+    iran = mention(titled, "iran")
+    assert (iran.count, iran.first_offset, iran.snippet) == (0, -1, "Iran and Russia")
+
+
+def test_matcher_pickles(matcher: Matcher) -> None:
+    copy = pickle.loads(pickle.dumps(matcher))
+    text = "Russia launched Shahed-136 drones built at Alabuga."
+    assert copy.match(text) == matcher.match(text)
+
+
+def test_normalised_positions_map_back_through_every_step() -> None:
+    text = "A\u0301B  ﬁ\n\nшахедів — إيـران"
+    norm = normalize_text(text)
+    for position, char in enumerate(norm.text):
+        if char.isalnum():
+            original = text[norm.to_original(position)]
+            assert original.isalnum() or original == "ﬁ", (position, char)
+
+
+# --------------------------------------------------------------------------- properties
+
+SAFE_ALIASES = [
+    "Shahed-136",
+    "Alabuga",
+    "Hezbollah",
+    "Kataib Hezbollah",
+    "Islamic Revolutionary Guard Corps",
+    "Tatarstan",
+    "Hashd al-Shaabi",
+    "Comprehensive Strategic Partnership Treaty",
+    "Russia",
+    "Iran",
+    "Корпус стражей исламской революции",
+    "Хезболла",
+    "حزب الله",
+]
+FILLER = ["the", "report", "said", "on", "Monday", "new", "attack", "near", "border"]
+
+
+@st.composite
+def sentences(draw: st.DrawFn) -> str:
+    words = draw(st.lists(st.sampled_from(SAFE_ALIASES + FILLER), min_size=1, max_size=12))
+    return " ".join(words)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=300))
+def test_any_text_matches_without_error_and_offsets_stay_in_range(text: str) -> None:
+    result = MATCHER.match(text, title=text[:40] or None)
+    for found in result.mentions:
+        assert -1 <= found.first_offset < max(len(text), 1)
+        assert len(found.snippet) <= SNIPPET_MAX
+    assert result.relevance >= 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=sentences(),
+    separators=st.lists(st.sampled_from([" ", "  ", "\t", "\u00a0", " \n ", "\n"]), min_size=1),
+    upper=st.booleans(),
+)
+def test_entities_stable_under_whitespace_and_case_changes(
+    text: str, separators: list[str], upper: bool
+) -> None:
+    words = text.split(" ")
+    varied = words[0]
+    for index, word in enumerate(words[1:]):
+        varied += separators[index % len(separators)] + word
+    varied = varied.upper() if upper else varied.lower()
+    assert ids(MATCHER.match(varied)) == ids(MATCHER.match(text))
+
+
+MATCHER = Matcher(load_catalogue())

@@ -1,0 +1,396 @@
+"""The warehouse against real DuckDB files: migrations, staged idempotent loads, locks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from extractors.models import FeedState, IngestBatch, MentionRecord
+from newswatch.errors import WarehouseError, WarehouseLocked
+from warehouse import migrations, queries
+from warehouse.db import connect
+from warehouse.load import load_entities, load_staged, stage_batch
+from warehouse.sample import SAMPLE_ENTITIES, sample_batches
+from warehouse.staging import staged_batches
+
+TABLES = {
+    "sources",
+    "feed_state",
+    "feed_polls",
+    "articles",
+    "entities",
+    "mentions",
+    "runs",
+    "alerts",
+    "emerging_terms",
+    "schema_migrations",
+}
+
+
+def counts(db: Path) -> dict[str, int]:
+    with connect(db, read_only=True) as con:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("articles", "mentions", "runs", "feed_polls", "sources", "feed_state")
+        }
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "newswatch.duckdb"
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "staging"
+
+
+@pytest.fixture(scope="module")
+def batches() -> list[IngestBatch]:
+    return sample_batches(days=14, per_day=3)
+
+
+@contextmanager
+def process_holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
+    """A second process that keeps ``db`` open until we close its stdin."""
+    script = (
+        "import sys, duckdb\n"
+        f"con = duckdb.connect({str(db)!r}, read_only={read_only})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "con.close()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_new_database_gets_every_table_and_migration_row(db: Path) -> None:
+    with connect(db) as con:
+        found = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        tables = {row[0] for row in found}
+        applied = migrations.applied_versions(con)
+        assert migrations.pending(con) == []
+    assert tables >= TABLES
+    assert applied == [m.version for m in migrations.MIGRATIONS]
+
+
+def test_pending_lists_missing_steps_without_writing(db: Path) -> None:
+    with connect(db, lock_timeout=1):
+        pass
+    import duckdb
+
+    raw = duckdb.connect(str(db))
+    raw.execute("DELETE FROM schema_migrations WHERE version = 3")
+    names = [m.name for m in migrations.pending(raw)]
+    names_again = [m.name for m in migrations.pending(raw)]
+    rows = raw.execute("SELECT count(*) FROM schema_migrations").fetchone()
+    raw.close()
+    assert names == names_again == ["trend_views"]
+    assert rows == (len(migrations.MIGRATIONS) - 1,)
+
+
+def test_migrating_an_older_schema_keeps_its_data(db: Path) -> None:
+    import duckdb
+
+    db.parent.mkdir(parents=True)
+    old = duckdb.connect(str(db))
+    migrations.apply(old, up_to=1)
+    old.execute(
+        "INSERT INTO articles (article_id, source_id, outlet, url, canonical_url, text, "
+        "first_seen_at, published_day, status) VALUES ('a1', 's', 'Outlet', 'https://x/1', "
+        "'https://x/1', 'Alabuga', TIMESTAMPTZ '2025-03-01 10:00:00+00', DATE '2025-03-01', 'ok')"
+    )
+    old.execute(
+        "INSERT INTO mentions VALUES ('a1', 'alabuga', 2, 0, 'Alabuga', 'Alabuga', "
+        "DATE '2025-03-01')"
+    )
+    old.close()
+
+    with connect(db) as con:
+        versions = migrations.applied_versions(con)
+        article = con.execute("SELECT outlet, text FROM articles").fetchall()
+        series = con.execute(
+            "SELECT period, mentions FROM entity_series('alabuga', 'day', '2025-01-01')"
+        ).fetchall()
+        rollup = con.execute(
+            "SELECT day, mentions, stories FROM entity_daily_series('alabuga', '2025-01-01')"
+        ).fetchall()
+    assert versions == [m.version for m in migrations.MIGRATIONS]
+    assert article == [("Outlet", "Alabuga")]
+    assert [(str(p), m) for p, m in series] == [("2025-03-01", 2)]
+    assert [(str(d), m, s) for d, m, s in rollup] == [("2025-03-01", 2, 1)]
+
+
+def test_database_from_a_newer_version_is_refused(db: Path) -> None:
+    with connect(db) as con:
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (999, 'from_the_future', ?)",
+            [datetime(2030, 1, 1, tzinfo=UTC)],
+        )
+    with pytest.raises(WarehouseError, match="upgrade newswatch"):
+        connect(db)
+
+
+def test_loading_the_same_batch_twice_adds_no_rows(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    stage_batch(batches[0], staging)
+    first = load_staged(db, staging)
+    after_first = counts(db)
+    stage_batch(batches[0], staging)
+    second = load_staged(db, staging)
+
+    assert first.batches_loaded == second.batches_loaded == 1
+    assert first.articles_added == len(batches[0].articles) > 0
+    assert first.mentions_added == len(batches[0].mentions) > 0
+    assert (second.articles_added, second.mentions_added) == (0, 0)
+    assert counts(db) == after_first
+    assert staged_batches(staging) == []
+    assert len(list((staging / "loaded").iterdir())) == 2
+
+
+def test_batches_load_oldest_first_and_feed_state_keeps_the_newest_poll(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    for batch in batches:
+        stage_batch(batch, staging)
+    report = load_staged(db, staging)
+    stale = replace(
+        batches[0],
+        run=replace(batches[0].run, run_id="late-old-run"),
+        feed_states=tuple(replace(s, etag='"stale"') for s in batches[0].feed_states),
+    )
+    stage_batch(stale, staging)
+    load_staged(db, staging)
+
+    states = queries.feed_states(db)
+    newest = batches[-1].feed_states[0]
+    assert report.runs_loaded == tuple(b.run.run_id for b in batches)
+    assert states[newest.source_id] == newest
+
+
+def test_a_later_batch_replaces_an_articles_mentions_but_not_its_text(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    batch = batches[0]
+    stage_batch(batch, staging)
+    load_staged(db, staging)
+    article = batch.articles[0]
+    rematched = IngestBatch(
+        run=replace(batch.run, run_id="rematch"),
+        articles=(replace(article, text="changed text", relevance=0.01, on_topic=False),),
+        mentions=(MentionRecord(article.article_id, "irgc", 5, 3, "the IRGC", "IRGC"),),
+    )
+    stage_batch(rematched, staging)
+    report = load_staged(db, staging)
+
+    with connect(db, read_only=True) as con:
+        mentions = con.execute(
+            "SELECT entity_id, count FROM mentions WHERE article_id = ?", [article.article_id]
+        ).fetchall()
+        stored = con.execute(
+            "SELECT text, relevance, on_topic FROM articles WHERE article_id = ?",
+            [article.article_id],
+        ).fetchone()
+    assert report.articles_added == 0
+    assert mentions == [("irgc", 5)]
+    assert stored == (article.text, 0.01, False)
+
+
+@pytest.mark.parametrize("read_only", [True, False], ids=["analyst-reader", "other-writer"])
+def test_load_while_another_process_holds_the_db_leaves_the_batch_staged(
+    db: Path, staging: Path, batches: list[IngestBatch], read_only: bool
+) -> None:
+    stage_batch(batches[0], staging)
+    load_staged(db, staging)
+    stage_batch(batches[1], staging)
+
+    with process_holding(db, read_only=read_only) as holder:
+        report = load_staged(db, staging, lock_timeout=0.5)
+        assert report.locked
+        assert report.batches_loaded == 0
+        assert report.batches_left == 1
+        assert f"PID {holder.pid}" in report.message
+        assert len(staged_batches(staging)) == 1
+
+    after = load_staged(db, staging, lock_timeout=5)
+    assert not after.locked
+    assert after.batches_loaded == 1
+    assert after.articles_added == len(batches[1].articles)
+    assert counts(db)["articles"] == len(batches[0].articles) + len(batches[1].articles)
+
+
+def test_connect_names_the_process_holding_the_lock(db: Path) -> None:
+    with connect(db):
+        pass
+    with process_holding(db, read_only=False) as holder, pytest.raises(WarehouseLocked) as err:
+        connect(db, lock_timeout=0.3)
+    assert f"PID {holder.pid}" in str(err.value)
+
+
+def test_a_damaged_staged_batch_is_rejected_and_the_others_load(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    damaged = stage_batch(batches[0], staging)
+    stage_batch(batches[1], staging)
+    articles = damaged / "articles.parquet"
+    articles.write_bytes(articles.read_bytes()[:100])
+    (staging / ".tmp-half-written").mkdir()
+
+    report = load_staged(db, staging)
+
+    assert report.batches_rejected == 1
+    assert report.batches_loaded == 1
+    assert "rejected" in report.message
+    assert (staging / "rejected" / damaged.name).is_dir()
+    assert counts(db)["articles"] == len(batches[1].articles)
+
+
+def test_the_daily_rollup_matches_the_mentions_after_every_load(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    for batch in batches[:2]:
+        stage_batch(batch, staging)
+    load_staged(db, staging)
+    article = batches[0].articles[-1]
+    rematch = IngestBatch(
+        run=replace(batches[0].run, run_id="rematch"),
+        articles=(article,),
+        mentions=(MentionRecord(article.article_id, "irgc", 7, 0, "IRGC", "IRGC"),),
+    )
+    stage_batch(rematch, staging)
+    load_staged(db, staging)
+    recomputed = """
+        SELECT m.entity_id, m.published_day, sum(m.count), count(*),
+               count(DISTINCT coalesce(a.story_id, a.article_id))
+        FROM mentions m JOIN articles a USING (article_id) GROUP BY ALL ORDER BY ALL
+    """
+    with connect(db, read_only=True) as con:
+        expected = con.execute(recomputed).fetchall()
+        rollup = con.execute("SELECT * FROM entity_daily ORDER BY ALL").fetchall()
+    assert rollup == expected
+    assert any(row[0] == "irgc" and row[2] >= 7 for row in rollup)
+
+
+def test_staged_rows_equal_loaded_rows(db: Path, staging: Path, batches: list[IngestBatch]) -> None:
+    for batch in batches:
+        stage_batch(batch, staging)
+    report = load_staged(db, staging)
+    assert report.articles_added == sum(len(b.articles) for b in batches)
+    assert report.mentions_added == sum(len(b.mentions) for b in batches)
+    assert counts(db)["runs"] == len(batches)
+
+
+def test_read_helpers_return_empty_results_before_the_first_load(db: Path) -> None:
+    assert queries.feed_states(db) == {}
+    assert queries.known_urls(db, ["https://example.org/a"]) == set()
+    assert queries.story_signatures(db, datetime(2020, 1, 1, tzinfo=UTC)) == []
+    assert not db.exists()
+
+
+def test_read_helpers_see_loaded_urls_states_and_signatures(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    batch = batches[0]
+    stage_batch(batch, staging)
+    load_staged(db, staging)
+    article = batch.articles[0]
+
+    known = queries.known_urls(db, [article.url, "https://example.org/never-seen"])
+    signatures = queries.story_signatures(db, article.first_seen_at - timedelta(seconds=1))
+    states = queries.feed_states(db)
+
+    assert known == {article.url}
+    assert (article.article_id, article.story_id, article.story_signature) in signatures
+    assert all(isinstance(s, FeedState) for s in states.values())
+    assert set(states) == {s.source_id for s in batch.feed_states}
+
+
+def test_load_entities_upserts_by_id(db: Path) -> None:
+    with connect(db) as con:
+        load_entities(con, list(SAMPLE_ENTITIES), version="v1")
+        renamed = [{**SAMPLE_ENTITIES[0], "name": "Shahed 136"}]
+        load_entities(con, renamed, version="v2")
+        rows = con.execute(
+            "SELECT name, catalogue_version FROM entities WHERE entity_id = ?",
+            [SAMPLE_ENTITIES[0]["id"]],
+        ).fetchall()
+        total = con.execute("SELECT count(*) FROM entities").fetchone()
+    assert rows == [("Shahed 136", "v2")]
+    assert total == (len(SAMPLE_ENTITIES),)
+
+
+@pytest.mark.parametrize("step", [m.version for m in migrations.MIGRATIONS])
+def test_database_reopens_after_a_kill_right_after_a_migration_step(db: Path, step: int) -> None:
+    db.parent.mkdir(parents=True)
+    script = (
+        "import os, signal, duckdb\n"
+        "from warehouse import migrations\n"
+        f"con = duckdb.connect({str(db)!r})\n"
+        f"migrations.apply(con, up_to={step})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", script], cwd=repo, timeout=60, check=False)
+    assert killed.returncode == -9
+
+    with connect(db) as con:
+        applied = migrations.applied_versions(con)
+    assert applied == [m.version for m in migrations.MIGRATIONS]
+
+
+def test_staging_failure_leaves_no_partial_batch(
+    staging: Path, batches: list[IngestBatch], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import pyarrow.parquet as pq
+
+    calls = {"n": 0}
+    real_write = pq.write_table
+
+    def write_then_fail(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq, "write_table", write_then_fail)
+    with pytest.raises(WarehouseError, match="No space left"):
+        stage_batch(batches[0], staging)
+    assert list(staging.iterdir()) == []
+
+
+def test_load_refuses_to_start_without_free_space(
+    db: Path,
+    staging: Path,
+    batches: list[IngestBatch],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+    from collections import namedtuple
+
+    stage_batch(batches[0], staging)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10**9, 10**9, 1024))
+    report = load_staged(db, staging)
+    assert report.batches_loaded == 0
+    assert report.batches_left == 1
+    assert "free disk space" in report.message
+    assert not db.exists()

@@ -1,0 +1,355 @@
+"""Load staged batches into DuckDB, one transaction per batch, bulk INSERT … SELECT only.
+
+How each table loads (re-loading a batch changes nothing):
+
+    sources      upsert on source_id (latest batch wins)
+    feed_state   upsert on source_id, unless the stored row was polled later
+    feed_polls   insert-if-new on (run_id, source_id, fetched_at)
+    articles     insert-if-new on article_id; text, dates and status are first-seen-wins.
+                 A later batch may only refresh the match results (relevance, on_topic)
+                 that travel with its mentions, and set story_id where none was stored
+    mentions     replaced per article of the batch (delete, then insert)
+    entity_daily recomputed for every day an article of the batch falls on
+    runs         upsert on run_id (load counters kept from the first load)
+    alerts       outbox rows, insert-if-new on alert_id / (rule, story_id, channel), pending
+    entities     upsert on entity_id (``load_entities``, from the catalogue)
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from extractors.models import IngestBatch
+from newswatch.errors import WarehouseError, WarehouseLocked
+from warehouse import search
+from warehouse.db import connect
+from warehouse.staging import (
+    LOADED_DIR,
+    REJECTED_DIR,
+    SCHEMAS,
+    StagedBatch,
+    move_batch,
+    read_staged,
+    staged_batches,
+)
+from warehouse.staging import stage_batch as _stage_batch
+
+# duckdb errors that mean "this batch's data cannot go in", not "try again later"
+_DATA_ERRORS = (
+    duckdb.ConstraintException,
+    duckdb.ConversionException,
+    duckdb.InvalidInputException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    batches_loaded: int
+    batches_left: int
+    articles_added: int
+    mentions_added: int
+    locked: bool
+    message: str
+    batches_rejected: int = 0
+    runs_loaded: tuple[str, ...] = ()
+
+
+def stage_batch(batch: IngestBatch, staging_dir: Path) -> Path:
+    """Write the batch as Parquet + manifest into a new directory (atomic rename)."""
+    return _stage_batch(batch, staging_dir)
+
+
+def load_staged(
+    db_path: Path,
+    staging_dir: Path,
+    *,
+    lock_timeout: float = 30.0,
+    refresh_search: bool = False,
+) -> LoadReport:
+    """Load every staged batch, oldest first, each in one transaction.
+
+    A loaded batch moves to ``staging_dir/loaded/``; a batch whose files are damaged or
+    whose data the schema refuses moves to ``staging_dir/rejected/``. When the database
+    stays locked for ``lock_timeout`` seconds nothing is touched and the report says so.
+    The search index is built on the snapshot (``publish_snapshot``); ``refresh_search``
+    also builds it here, in the writer's window (slow on big databases).
+    """
+    pending = staged_batches(staging_dir)
+    if not pending:
+        return LoadReport(0, 0, 0, 0, locked=False, message="nothing staged")
+    short = _disk_shortfall(Path(db_path), pending)
+    if short:
+        return LoadReport(0, len(pending), 0, 0, locked=False, message=short)
+    try:
+        con = connect(db_path, lock_timeout=lock_timeout)
+    except WarehouseLocked as exc:
+        return LoadReport(
+            0,
+            len(pending),
+            0,
+            0,
+            locked=True,
+            message=f"{len(pending)} batch(es) left staged: {exc}",
+        )
+    loaded: list[str] = []
+    notes: list[str] = []
+    articles_added = mentions_added = rejected = 0
+    try:
+        for path in pending:
+            try:
+                staged = read_staged(path)
+            except WarehouseError as exc:
+                move_batch(path, REJECTED_DIR)
+                rejected += 1
+                notes.append(f"rejected {path.name}: {exc}")
+                continue
+            try:
+                added_articles, added_mentions = _load_one(con, staged)
+            except _DATA_ERRORS as exc:
+                move_batch(path, REJECTED_DIR)
+                rejected += 1
+                notes.append(f"rejected {path.name}: {exc}")
+                continue
+            except duckdb.Error as exc:
+                notes.append(f"stopped at {path.name}: {exc}")
+                break
+            move_batch(path, LOADED_DIR)
+            loaded.append(staged.run_id)
+            articles_added += added_articles
+            mentions_added += added_mentions
+        if refresh_search:
+            search.refresh_index(con)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    left = len(staged_batches(staging_dir))
+    summary = (
+        f"loaded {len(loaded)} batch(es): +{articles_added} articles, "
+        f"+{mentions_added} mentions; {left} left staged"
+    )
+    return LoadReport(
+        batches_loaded=len(loaded),
+        batches_left=left,
+        articles_added=articles_added,
+        mentions_added=mentions_added,
+        locked=False,
+        message="; ".join([summary, *notes]),
+        batches_rejected=rejected,
+        runs_loaded=tuple(loaded),
+    )
+
+
+# A load rewrites at most a few times the staged bytes (WAL, then checkpoint) plus room for
+# the checkpoint itself; refuse to start below that rather than fail mid-checkpoint.
+_SPACE_FACTOR = 4
+_SPACE_MARGIN = 64 * 1024 * 1024
+
+
+def _disk_shortfall(db_path: Path, batches: list[Path]) -> str | None:
+    staged = sum(f.stat().st_size for b in batches for f in b.iterdir() if f.is_file())
+    needed = staged * _SPACE_FACTOR + _SPACE_MARGIN
+    folder = db_path.parent if db_path.parent.exists() else Path(".")
+    free = shutil.disk_usage(folder).free
+    if free >= needed:
+        return None
+    return (
+        f"not enough free disk space beside {db_path}: {free / 1e6:.0f} MB free, "
+        f"{needed / 1e6:.0f} MB wanted for {len(batches)} staged batch(es); "
+        "nothing loaded, batches stay staged"
+    )
+
+
+def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int, int]:
+    files = {table: str(staged.file(table)) for table in SCHEMAS}
+    now = datetime.now(UTC)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        articles_before = _count(con, "articles")
+        mentions_before = _count(con, "mentions")
+        con.execute(_UPSERT_SOURCES, {"file": files["sources"], "now": now})
+        con.execute(_UPSERT_FEED_STATE, {"file": files["feed_states"]})
+        con.execute(_INSERT_FEED_POLLS, {"file": files["feed_polls"]})
+        con.execute(_UPSERT_ARTICLES, {"file": files["articles"]})
+        con.execute(
+            _DELETE_MENTIONS, {"articles": files["articles"], "mentions": files["mentions"]}
+        )
+        con.execute(_INSERT_MENTIONS, {"file": files["mentions"]})
+        touched = {"articles": files["articles"], "mentions": files["mentions"]}
+        con.execute(_DELETE_ENTITY_DAYS, touched)
+        con.execute(_INSERT_ENTITY_DAYS, touched)
+        articles_added = _count(con, "articles") - articles_before
+        mentions_added = _count(con, "mentions") - mentions_before
+        con.execute(_INSERT_ALERTS, {"file": files["alerts"]})
+        con.execute(
+            _UPSERT_RUNS,
+            {
+                "file": files["runs"],
+                "now": now,
+                "articles_added": articles_added,
+                "mentions_added": mentions_added,
+            },
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return articles_added, mentions_added
+
+
+def load_entities(
+    con: duckdb.DuckDBPyConnection, entities: Iterable[Mapping[str, object]], version: str
+) -> int:
+    """Upsert catalogue entities (dicts with id, name, type, side); returns rows given."""
+    rows = [
+        (
+            str(e["id"]),
+            str(e.get("name") or e["id"]),
+            _optional_str(e.get("type")),
+            _optional_str(e.get("side")),
+        )
+        for e in entities
+    ]
+    if not rows:
+        return 0
+    ids, names, types, sides = (list(column) for column in zip(*rows, strict=True))
+    con.execute(
+        """
+        INSERT INTO entities (entity_id, name, type, side, catalogue_version, updated_at)
+        SELECT * FROM (
+            SELECT unnest($ids) AS entity_id, unnest($names) AS name, unnest($types) AS type,
+                   unnest($sides) AS side, $version AS catalogue_version, $now AS updated_at
+        )
+        QUALIFY row_number() OVER (PARTITION BY entity_id) = 1
+        ON CONFLICT (entity_id) DO UPDATE SET
+            name = excluded.name, type = excluded.type, side = excluded.side,
+            catalogue_version = excluded.catalogue_version, updated_at = excluded.updated_at
+        """,
+        {
+            "ids": ids,
+            "names": names,
+            "types": types,
+            "sides": sides,
+            "version": version,
+            "now": datetime.now(UTC),
+        },
+    )
+    return len(rows)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table name from code
+    return int(row[0]) if row else 0
+
+
+def _set_all(columns: Iterable[str]) -> str:
+    return ", ".join(f"{c} = excluded.{c}" for c in columns)
+
+
+_SOURCE_COLUMNS = ("name", "url", "language", "kind", "enabled", "updated_at")
+_FEED_STATE_COLUMNS = tuple(f.name for f in SCHEMAS["feed_states"] if f.name != "source_id")
+_RUN_COLUMNS = tuple(f.name for f in SCHEMAS["runs"] if f.name != "run_id")
+
+_UPSERT_SOURCES = f"""
+INSERT INTO sources BY NAME
+SELECT *, $now AS updated_at FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY source_id) = 1
+ON CONFLICT (source_id) DO UPDATE SET {_set_all(_SOURCE_COLUMNS)}
+"""
+
+_UPSERT_FEED_STATE = f"""
+INSERT INTO feed_state BY NAME
+SELECT * FROM read_parquet($file)
+QUALIFY row_number() OVER (
+    PARTITION BY source_id ORDER BY last_polled_at DESC NULLS LAST) = 1
+ON CONFLICT (source_id) DO UPDATE SET {_set_all(_FEED_STATE_COLUMNS)}
+WHERE feed_state.last_polled_at IS NULL
+   OR excluded.last_polled_at IS NULL
+   OR excluded.last_polled_at >= feed_state.last_polled_at
+"""
+
+_INSERT_FEED_POLLS = """
+INSERT INTO feed_polls BY NAME
+SELECT * FROM read_parquet($file)
+ON CONFLICT DO NOTHING
+"""
+
+_UPSERT_ARTICLES = """
+INSERT INTO articles BY NAME
+SELECT *,
+       CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE) AS published_day
+FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
+ON CONFLICT (article_id) DO UPDATE SET
+    relevance = excluded.relevance,
+    on_topic = excluded.on_topic,
+    story_id = coalesce(articles.story_id, excluded.story_id)
+"""
+
+_DELETE_MENTIONS = """
+DELETE FROM mentions
+WHERE article_id IN (
+    SELECT article_id FROM read_parquet($articles)
+    UNION
+    SELECT article_id FROM read_parquet($mentions)
+)
+"""
+
+_INSERT_MENTIONS = """
+INSERT INTO mentions BY NAME
+SELECT DISTINCT ON (m.article_id, m.entity_id) m.*, a.published_day
+FROM read_parquet($file) AS m
+JOIN articles AS a USING (article_id)
+"""
+
+_UPSERT_RUNS = f"""
+INSERT INTO runs BY NAME
+SELECT *, $now AS loaded_at, $articles_added AS articles_added,
+       $mentions_added AS mentions_added
+FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY run_id) = 1
+ON CONFLICT (run_id) DO UPDATE SET {_set_all(_RUN_COLUMNS)}
+"""
+
+_TOUCHED_DAYS = """
+SELECT DISTINCT published_day FROM articles
+WHERE article_id IN (
+    SELECT article_id FROM read_parquet($articles)
+    UNION
+    SELECT article_id FROM read_parquet($mentions)
+)
+"""
+
+_DELETE_ENTITY_DAYS = f"""
+DELETE FROM entity_daily WHERE day IN ({_TOUCHED_DAYS})
+"""
+
+_INSERT_ENTITY_DAYS = f"""
+INSERT INTO entity_daily
+SELECT m.entity_id, m.published_day, sum(m.count), count(*),
+       count(DISTINCT coalesce(a.story_id, a.article_id))
+FROM mentions AS m
+JOIN articles AS a USING (article_id)
+WHERE m.published_day IN ({_TOUCHED_DAYS})
+GROUP BY 1, 2
+"""
+
+_INSERT_ALERTS = """
+INSERT INTO alerts (alert_id, rule, kind, story_id, channel, delivery, article_id, created_at,
+                    status, attempts, next_attempt_at, idempotency_key, payload)
+SELECT alert_id, rule, kind, story_id, channel, delivery, article_id, created_at,
+       'pending', 0, created_at, alert_id, payload_json
+FROM read_parquet($file)
+ON CONFLICT DO NOTHING
+"""

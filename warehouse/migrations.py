@@ -1,0 +1,102 @@
+"""Ordered, named schema migrations, each in one transaction with its row in
+``schema_migrations``, each followed by a CHECKPOINT (duckdb 1.5.x may fail to replay a WAL
+holding DDL after a crash: duckdb/duckdb#18259).
+
+Add a step by appending to ``MIGRATIONS``; never edit or reorder a released one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from newswatch.errors import WarehouseError
+from warehouse.schema import CORE_TABLES, OPERATIONS_TABLES
+from warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "core_tables", CORE_TABLES),
+    Migration(2, "operations_tables", OPERATIONS_TABLES),
+    Migration(3, "trend_views", TREND_OBJECTS),
+    Migration(4, "entity_daily_rollup", ENTITY_DAILY),
+)
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)
+"""
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Versions recorded in ``schema_migrations`` (empty for a new file). Never writes."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    rows = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+    """Migrations not yet applied, in order. Never writes."""
+    done = set(applied_versions(con))
+    return [m for m in MIGRATIONS if m.version not in done]
+
+
+def refuse_newer(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise when the file was written by a newer newswatch (unknown migrations)."""
+    known = {m.version for m in MIGRATIONS}
+    unknown = sorted(set(applied_versions(con)) - known)
+    if unknown:
+        raise WarehouseError(
+            f"database schema has migrations {unknown} unknown to this version: upgrade newswatch"
+        )
+
+
+def apply(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    up_to: int | None = None,
+) -> list[Migration]:
+    """Apply pending migrations (up to version ``up_to``); returns the ones applied."""
+    refuse_newer(con)
+    todo = [m for m in pending(con) if up_to is None or m.version <= up_to]
+    if todo and not applied_versions(con):
+        con.execute(_VERSION_TABLE)
+        con.execute("CHECKPOINT")
+    for migration in todo:
+        _apply_one(con, migration)
+    return todo
+
+
+def _apply_one(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for statement in migration.statements:
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            [migration.version, migration.name, datetime.now(UTC)],
+        )
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise WarehouseError(
+            f"migration {migration.version} ({migration.name}) failed: {exc}"
+        ) from exc
+    con.execute("CHECKPOINT")

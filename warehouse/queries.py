@@ -1,0 +1,121 @@
+"""Read helpers the flow and CLI need. Each opens the file read-only for one query and
+closes it at once (DuckDB readers block writers), or takes an open connection.
+Every helper returns an empty result when the database file does not exist yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from extractors.models import FeedState
+from warehouse.db import connect
+
+_FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
+
+
+def feed_states(db_path: Path, *, lock_timeout: float = 30.0) -> dict[str, FeedState]:
+    """What the warehouse remembers per feed (ETag, Last-Modified, failures, next poll)."""
+    if not Path(db_path).exists():
+        return {}
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not _has_table(con, "feed_state"):
+            return {}
+        rows = con.execute(f"SELECT {', '.join(_FEED_STATE_FIELDS)} FROM feed_state").fetchall()
+    states = [FeedState(**dict(zip(_FEED_STATE_FIELDS, row, strict=True))) for row in rows]
+    return {s.source_id: s for s in states}
+
+
+def known_urls(db_path: Path, urls: Sequence[str], *, lock_timeout: float = 30.0) -> set[str]:
+    """The subset of ``urls`` already stored as an article's url or canonical_url."""
+    if not urls or not Path(db_path).exists():
+        return set()
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not _has_table(con, "articles"):
+            return set()
+        rows = con.execute(
+            """
+            WITH wanted AS (SELECT DISTINCT unnest($urls) AS url)
+            SELECT w.url FROM wanted AS w
+            WHERE w.url IN (SELECT url FROM articles)
+               OR w.url IN (SELECT canonical_url FROM articles)
+            """,
+            {"urls": list(urls)},
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def story_signatures(
+    db_path: Path, since: datetime, *, lock_timeout: float = 30.0
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(article_id, story_id, signature) of articles first seen since ``since``.
+
+    Articles stored without a story id get their own article_id as story id; articles
+    without a signature are left out.
+    """
+    if not Path(db_path).exists():
+        return []
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not _has_table(con, "articles"):
+            return []
+        rows = con.execute(
+            """
+            SELECT article_id, coalesce(story_id, article_id), story_signature
+            FROM articles
+            WHERE first_seen_at >= $since AND len(story_signature) > 0
+            ORDER BY first_seen_at, article_id
+            """,
+            {"since": since},
+        ).fetchall()
+    return [(a, s, tuple(sig)) for a, s, sig in rows]
+
+
+def resolve_entity(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
+    """An entity_id from an id or a name (case-insensitive); None if unknown."""
+    row = con.execute(
+        """
+        SELECT entity_id FROM entities
+        WHERE entity_id = $q OR lower(name) = lower($q)
+        ORDER BY entity_id = $q DESC
+        LIMIT 1
+        """,
+        {"q": entity},
+    ).fetchone()
+    if row:
+        return str(row[0])
+    row = con.execute("SELECT 1 FROM mentions WHERE entity_id = $q LIMIT 1", {"q": entity})
+    return entity if row.fetchone() else None
+
+
+def entity_trend(
+    con: duckdb.DuckDBPyConnection, entity_id: str, *, bucket: str, since: date
+) -> duckdb.DuckDBPyRelation:
+    """Mentions, articles and stories of one entity per day, week or month since ``since``.
+
+    Days come from the ``entity_daily`` rollup (a few hundred rows); weeks and months from
+    the base tables, so a story spanning two days of one week counts once.
+    """
+    if bucket == "day":
+        return con.sql(
+            "SELECT day AS period, mentions, articles, stories "
+            "FROM entity_daily_series($entity, $since)",
+            params={"entity": entity_id, "since": since},
+        )
+    if bucket not in {"week", "month"}:
+        raise ValueError(f"bucket must be day, week or month, not {bucket!r}")
+    return con.sql(
+        "SELECT * FROM entity_series($entity, $bucket, $since)",
+        params={"entity": entity_id, "bucket": bucket, "since": since},
+    )
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,308 @@
+"""Write an IngestBatch as Parquet files plus a manifest, atomically; list and verify them.
+
+A staged batch is a directory ``<staged_at>__<run_id>/`` holding one Parquet file per table
+and ``manifest.json`` (row counts). It is written under a hidden temporary name and renamed
+into place, so a reader never sees half a batch; the loader re-checks every row count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extractors.models import (
+    ArticleRecord,
+    FeedPoll,
+    FeedState,
+    IngestBatch,
+    MentionRecord,
+    RunRecord,
+    Source,
+)
+from newswatch.errors import WarehouseError
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+LOADED_DIR = "loaded"
+REJECTED_DIR = "rejected"
+
+_TS = pa.timestamp("us", tz="UTC")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "runs": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("started_at", _TS),
+            ("finished_at", _TS),
+            ("flow_run_id", pa.string()),
+            ("feeds_polled", pa.int32()),
+            ("feeds_failed", pa.int32()),
+            ("feeds_unchanged", pa.int32()),
+            ("new_articles", pa.int32()),
+            ("on_topic_articles", pa.int32()),
+            ("mentions", pa.int32()),
+            ("errors", pa.list_(pa.string())),
+            ("catalogue_version", pa.string()),
+            (
+                "timings",
+                pa.list_(pa.struct([("stage", pa.string()), ("seconds", pa.float64())])),
+            ),
+            ("staged_at", _TS),
+        ]
+    ),
+    "sources": pa.schema(
+        [
+            ("source_id", pa.string()),
+            ("name", pa.string()),
+            ("url", pa.string()),
+            ("language", pa.string()),
+            ("kind", pa.string()),
+            ("enabled", pa.bool_()),
+        ]
+    ),
+    "feed_states": pa.schema(
+        [
+            ("source_id", pa.string()),
+            ("etag", pa.string()),
+            ("last_modified", pa.string()),
+            ("last_status", pa.string()),
+            ("last_http_status", pa.int32()),
+            ("last_error", pa.string()),
+            ("consecutive_failures", pa.int32()),
+            ("last_polled_at", _TS),
+            ("last_success_at", _TS),
+            ("next_poll_at", _TS),
+            ("items_seen", pa.int64()),
+        ]
+    ),
+    "feed_polls": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("source_id", pa.string()),
+            ("url", pa.string()),
+            ("status", pa.string()),
+            ("fetched_at", _TS),
+            ("http_status", pa.int32()),
+            ("error", pa.string()),
+            ("error_class", pa.string()),
+            ("etag", pa.string()),
+            ("last_modified", pa.string()),
+            ("final_url", pa.string()),
+            ("bozo", pa.bool_()),
+            ("bozo_error", pa.string()),
+            ("discovered_feed_url", pa.string()),
+            ("entry_count", pa.int32()),
+            ("elapsed_ms", pa.float64()),
+            ("retry_after_s", pa.float64()),
+            ("notes", pa.list_(pa.string())),
+        ]
+    ),
+    "articles": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("source_id", pa.string()),
+            ("outlet", pa.string()),
+            ("url", pa.string()),
+            ("canonical_url", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.string()),
+            ("summary", pa.string()),
+            ("author", pa.string()),
+            ("published_at", _TS),
+            ("date_method", pa.string()),
+            ("first_seen_at", _TS),
+            ("language", pa.string()),
+            ("status", pa.string()),
+            ("status_reason", pa.string()),
+            ("content_hash", pa.string()),
+            ("story_id", pa.string()),
+            ("relevance", pa.float64()),
+            ("on_topic", pa.bool_()),
+            ("guid", pa.string()),
+            ("http_status", pa.int32()),
+            ("final_url", pa.string()),
+            ("story_signature", pa.list_(pa.uint64())),
+            ("run_id", pa.string()),
+        ]
+    ),
+    "alerts": pa.schema(
+        [
+            ("alert_id", pa.string()),
+            ("rule", pa.string()),
+            ("kind", pa.string()),
+            ("story_id", pa.string()),
+            ("channel", pa.string()),
+            ("delivery", pa.string()),
+            ("created_at", _TS),
+            ("article_id", pa.string()),
+            ("payload_json", pa.string()),
+        ]
+    ),
+    "mentions": pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("entity_id", pa.string()),
+            ("count", pa.int32()),
+            ("first_offset", pa.int32()),
+            ("snippet", pa.string()),
+            ("alias", pa.string()),
+        ]
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    path: Path
+    run_id: str
+    staged_at: datetime
+    rows: dict[str, int]
+
+    def file(self, table: str) -> Path:
+        return self.path / f"{table}.parquet"
+
+
+def stage_batch(batch: IngestBatch, staging_dir: Path) -> Path:
+    """Write ``batch`` under ``staging_dir`` as Parquet + manifest; returns the directory.
+
+    Staging the same run twice gives two directories; loading both is still a no-op the
+    second time (keyed upserts). A failed write (e.g. disk full) removes the partial
+    directory and raises WarehouseError; the database is not touched.
+    """
+    staging_dir = Path(staging_dir)
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    staged_at = datetime.now(UTC)
+    name = f"{staged_at:%Y%m%dT%H%M%S%fZ}__{_safe(batch.run.run_id)}"
+    tmp = staging_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        rows = {}
+        for table, records in _table_rows(batch, staged_at).items():
+            arrow = pa.Table.from_pylist(records, schema=SCHEMAS[table])
+            pq.write_table(arrow, tmp / f"{table}.parquet", compression="zstd")
+            rows[table] = arrow.num_rows
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "run_id": batch.run.run_id,
+            "staged_at": staged_at.isoformat(),
+            "rows": rows,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        final = staging_dir / name
+        tmp.rename(final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WarehouseError(f"could not stage run {batch.run.run_id}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def staged_batches(staging_dir: Path) -> list[Path]:
+    """Staged batch directories, oldest first (hidden temporaries and sub-folders skipped)."""
+    staging_dir = Path(staging_dir)
+    if not staging_dir.is_dir():
+        return []
+    found = [
+        p
+        for p in staging_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file()
+    ]
+    return sorted(found, key=lambda p: p.name)
+
+
+def read_staged(path: Path) -> StagedBatch:
+    """Read the manifest and check every file's row count; raises WarehouseError if not."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        batch = StagedBatch(
+            path=path,
+            run_id=str(manifest["run_id"]),
+            staged_at=datetime.fromisoformat(manifest["staged_at"]),
+            rows={str(k): int(v) for k, v in manifest["rows"].items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WarehouseError(f"staged batch {path.name}: unreadable manifest: {exc}") from exc
+    for table in SCHEMAS:
+        expected = batch.rows.get(table)
+        try:
+            actual = pq.read_metadata(batch.file(table)).num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise WarehouseError(f"staged batch {path.name}: {table}: {exc}") from exc
+        if actual != expected:
+            raise WarehouseError(
+                f"staged batch {path.name}: {table} has {actual} rows, manifest says {expected}"
+            )
+    return batch
+
+
+def _table_rows(batch: IngestBatch, staged_at: datetime) -> dict[str, list[dict[str, Any]]]:
+    run_id = batch.run.run_id
+    return {
+        "runs": [_run_row(batch.run, staged_at)],
+        "sources": [_source_row(s) for s in batch.sources],
+        "feed_states": [_plain(s) for s in batch.feed_states],
+        "feed_polls": [_poll_row(p, run_id) for p in batch.feed_polls],
+        "articles": [_article_row(a, run_id) for a in batch.articles],
+        "mentions": [_plain(m) for m in batch.mentions],
+        "alerts": [dict(a.__dict__) for a in getattr(batch, "alerts", ())],
+    }
+
+
+def _plain(record: FeedState | MentionRecord) -> dict[str, Any]:
+    return dict(record.__dict__)
+
+
+def _run_row(run: RunRecord, staged_at: datetime) -> dict[str, Any]:
+    row = dict(run.__dict__)
+    row["errors"] = list(run.errors)
+    row["timings"] = [{"stage": s, "seconds": float(t)} for s, t in run.timings]
+    row["staged_at"] = staged_at
+    return row
+
+
+def _source_row(source: Source) -> dict[str, Any]:
+    row = dict(source.__dict__)
+    row["source_id"] = row.pop("id")
+    return row
+
+
+def _poll_row(poll: FeedPoll, run_id: str) -> dict[str, Any]:
+    row = {k: v for k, v in poll.__dict__.items() if k != "entries"}
+    row["run_id"] = run_id
+    row["entry_count"] = len(poll.entries)
+    row["notes"] = list(getattr(poll, "notes", ()))
+    return row
+
+
+def _article_row(article: ArticleRecord, run_id: str) -> dict[str, Any]:
+    row = dict(article.__dict__)
+    row["story_signature"] = list(article.story_signature)
+    row["run_id"] = run_id
+    return row
+
+
+def _safe(run_id: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id).strip(".-")
+    return cleaned[:80] or "run"
+
+
+def move_batch(path: Path, to: str) -> Path:
+    """Move a staged batch into ``staging_dir/<to>/`` (loaded or rejected)."""
+    target_dir = path.parent / to
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    if target.exists():
+        shutil.rmtree(target)
+    path.rename(target)
+    return target
