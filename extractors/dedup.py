@@ -20,7 +20,7 @@ from datasketch import MinHash
 
 NUM_PERM = 64
 SHINGLE_WORDS = 3
-STORY_THRESHOLD = 0.5
+STORY_THRESHOLD = 0.4  # middle of the plateau 0.3-0.5 (precision 1.0, recall 0.99)
 SEED = 1
 SCHEME = "affine32"
 

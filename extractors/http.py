@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import random
 import ssl
 import time
@@ -55,7 +56,7 @@ from newswatch.settings import Settings
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STASHED_LOCATION = "x-newswatch-location"
 MAX_DECODED_PIECE = 256 * 1024
-DNS_CACHE_SECONDS = 300.0
+DNS_CACHE_SECONDS = 120.0  # answers and failures alike: a dead name is looked up once
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -87,6 +88,12 @@ class Response:
 
 class RetryableFetchError(TransientFetchError):
     """A transient failure worth another attempt within the same call."""
+
+
+class HostDeferred(TransientFetchError):
+    """The host sent a Retry-After longer than we wait; it is left alone until then."""
+
+    retry_after_s: float | None = None
 
 
 class BodyTooLarge(Exception):
@@ -256,7 +263,8 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._global = asyncio.Semaphore(settings.max_connections)
         self._per_host: dict[str, asyncio.Semaphore] = {}
-        self._dns: dict[tuple[str, int], tuple[list[str], float]] = {}
+        self._deferred: dict[str, float] = {}  # host -> monotonic time it may be asked again
+        self._dns: dict[tuple[str, int], tuple[asyncio.Future[list[str]], float]] = {}
         self._robots: dict[str, asyncio.Future[RobotsPolicy]] = {}
         self._parse_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="feedparse")
         self._parse_slots = asyncio.Semaphore(settings.workers)
@@ -452,6 +460,7 @@ class Fetcher:
         task = self._robots.get(origin)
         if task is None:
             task = asyncio.ensure_future(self._load_robots(origin))
+            task.add_done_callback(_retrieve)
             self._robots[origin] = task
         policy = await asyncio.shield(task)
         return policy.refusal(url, self.settings.user_agent)
@@ -496,6 +505,8 @@ class Fetcher:
             delay = response.retry_after_s
             if delay is None:
                 delay = self._backoff(attempt)
+            if delay > self.settings.backoff_max and response.retry_after_s is not None:
+                self._defer_host(url, response.retry_after_s)
             if attempt == attempts or delay > self.settings.backoff_max:
                 return response
             await asyncio.sleep(delay)
@@ -513,6 +524,7 @@ class Fetcher:
         total = self.settings.total_timeout
         # Host slot first: a request waiting for a busy host must not hold a global slot.
         async with self._host_slot(host), self._global:
+            self._raise_if_deferred(host, url)  # checked once our turn has come
             try:
                 async with asyncio.timeout(total):
                     return await self._follow(url, headers, limit, truncate)
@@ -567,14 +579,36 @@ class Fetcher:
         await self._resolve_host(target.raw_host.decode("ascii"), port)
 
     async def _resolve_host(self, host: str, port: int) -> list[str]:
-        """Checked addresses for ``host`` (cached briefly; the dialer uses the same answer)."""
+        """Checked addresses for ``host``; the dialer uses the same answer.
+
+        One lookup per name at a time, shared by every request that needs it, and cached
+        (refusals and DNS failures too) for DNS_CACHE_SECONDS.
+        """
         key = (host.lower(), port)
         cached = self._dns.get(key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
-        addresses = await resolve_checked(host, port, self.settings.allow_private, self._resolver)
-        self._dns[key] = (addresses, time.monotonic() + DNS_CACHE_SECONDS)
-        return addresses
+        if cached is None or cached[1] <= time.monotonic():
+            lookup = asyncio.ensure_future(
+                resolve_checked(host, port, self.settings.allow_private, self._resolver)
+            )
+            lookup.add_done_callback(_retrieve)  # a failure nobody awaits is not "lost"
+            cached = self._dns[key] = (lookup, time.monotonic() + DNS_CACHE_SECONDS)
+        return await asyncio.shield(cached[0])
+
+    def _defer_host(self, url: str, seconds: float) -> None:
+        """Ask nothing more of this host in this run until its Retry-After has passed."""
+        host = _checked_url(url).host.lower()
+        until = time.monotonic() + seconds
+        self._deferred[host] = max(self._deferred.get(host, 0.0), until)
+
+    def _raise_if_deferred(self, host: str, url: str) -> None:
+        wait = self._deferred.get(host, 0.0) - time.monotonic()
+        if wait > 0:
+            error = HostDeferred(
+                f"not requested: {host} asked for a pause (Retry-After, {wait:.0f} s left)",
+                url=url,
+            )
+            error.retry_after_s = wait
+            raise error
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._per_host.get(host)
@@ -654,7 +688,8 @@ def _checked_url(url: str) -> httpx.URL:
     """``url`` parsed, if its scheme is http(s); cached (each request looks at it often)."""
     scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
     if scheme not in ALLOWED_SCHEMES:
-        raise PermanentFetchError(f"scheme not allowed: {scheme or '(none)'}:", url=url)
+        shown = scheme or "(none)"
+        raise PermanentFetchError(f"scheme not allowed: {shown} (http and https only)", url=url)
     try:
         target = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -720,6 +755,11 @@ async def _translated(url: str):  # type: ignore[no-untyped-def]
         raise RetryableFetchError(f"connection failed: {_reason(exc)}", url=url) from exc
 
 
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _is_tls(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -730,6 +770,11 @@ def _is_tls(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:  # prefer the OS's words: "Connection refused", "Network is …"
+        if isinstance(seen, OSError) and not isinstance(seen, ssl.SSLError) and seen.errno:
+            return os.strerror(seen.errno).lower()
+        seen = seen.__cause__ or seen.__context__
     text = str(exc).strip()
     if not text and exc.__cause__ is not None:
         text = str(exc.__cause__).strip()
@@ -766,6 +811,7 @@ def _feed_error(source: Source, fetched_at: datetime, exc: FetchError) -> FeedPo
         http_status=exc.status,
         error=str(exc),
         error_class=_error_class(exc),
+        retry_after_s=getattr(exc, "retry_after_s", None),
     )
 
 
@@ -777,6 +823,7 @@ def _page_error(url: str, fetched_at: datetime, exc: FetchError) -> PageFetch:
         http_status=exc.status,
         error=str(exc),
         error_class=_error_class(exc),
+        retry_after_s=getattr(exc, "retry_after_s", None),
     )
 
 

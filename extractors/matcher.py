@@ -18,7 +18,6 @@ import math
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import ahocorasick
@@ -112,7 +111,8 @@ class Matcher:
             return MatchResult((), 0.0, False, None)
         entities = self._entities
         mentions = []
-        breaks = sentence_breaks(text) if len(body) > 3 else None
+        # one pass over the sentence ends pays off once the snippet windows cover the text
+        breaks = sentence_breaks(text) if len(body) * 2 * SNIPPET_MAX > len(text) else None
         for index, hit in body.items():
             start, end = norm.span_to_original(hit.start, hit.end)
             snippet = sentence_around(text, start, end, breaks)
@@ -141,60 +141,55 @@ class Matcher:
         return total, *_apply_rules(self.catalogue.relevance, found, total, vetoed)
 
     def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
+        """Accepted hits per entity, leftmost-longest. A hit whose longest pattern fails
+        falls back to the longest shorter pattern ending at an inner token boundary."""
         hits: dict[int, _Hit] = {}
-        for start, end, candidate in self._accepted(norm, original):
-            hit = hits.get(candidate.entity)
-            if hit is None:
-                hits[candidate.entity] = _Hit(1, start + 1 + candidate.prefix, end, candidate.alias)
-            else:
-                hit.count += 1
-        return hits
-
-    def _accepted(
-        self, norm: NormalizedText, original: str
-    ) -> Iterator[tuple[int, int, _Candidate]]:
-        """Accepted hits, leftmost-longest; a failed longest hit falls back to a shorter
-        pattern ending at an inner token boundary, else the scan resumes one further."""
         text = norm.text
         size = len(text)
         automaton = self._automaton_for(norm)
         present: dict[int, tuple[str, ...]] = {}  # negative terms found anywhere in the text
         position = 0
-        while True:
+        while position is not None:
             restart = None
             for last, (length, candidates, plain, flags) in automaton.iter_long(text, position):
                 start, end = last - length + 1, last + 1
+                chosen = None
                 bounded = end == size or text[end] in BOUNDARIES
-                if bounded and plain is not None:
-                    if not flags & _NEGATABLE:
-                        yield start, end, plain  # the common case, decided without a call
-                        continue
-                    if not self._negatives_in(text, plain.entity, present):
-                        yield start, end, plain
-                        continue
-                if bounded or flags & _SUFFIXED:
-                    chosen = self._choose(norm, original, start, end, candidates, present)
-                    if chosen is not None:
-                        yield start, end, chosen
-                        continue
-                if not flags & _MULTI_TOKEN:
-                    continue  # one token ("un" in "und"): nothing else starts inside it
-                inner_boundaries = [i for i in range(end - 1, start, -1) if text[i] in BOUNDARIES]
-                for inner in inner_boundaries:
-                    shorter = automaton.get(text[start:inner], None)
-                    chosen = shorter and self._choose(
-                        norm, original, start, inner, shorter[1], present
+                if (
+                    bounded
+                    and plain is not None
+                    and (
+                        not flags & _NEGATABLE
+                        or not self._negatives_in(text, plain.entity, present)
                     )
-                    if chosen:
-                        yield start, inner, chosen
-                        restart = inner
-                        break
-                else:
+                ):
+                    chosen = plain  # the common case: no case, context or negative to check
+                elif bounded or flags & _SUFFIXED:
+                    chosen = self._choose(norm, original, start, end, candidates, present)
+                if chosen is None:
+                    if not flags & _MULTI_TOKEN:
+                        continue  # one token ("un" in "und"): nothing else starts inside it
+                    inner_boundaries = [
+                        i for i in range(end - 1, start, -1) if text[i] in BOUNDARIES
+                    ]
                     restart = inner_boundaries[-1]  # the next pattern start inside the hit
-                break
-            if restart is None:
-                return
+                    for inner in inner_boundaries:
+                        shorter = automaton.get(text[start:inner], None)
+                        if shorter is not None:
+                            chosen = self._choose(norm, original, start, inner, shorter[1], present)
+                            if chosen is not None:
+                                end = restart = inner
+                                break
+                if chosen is not None:
+                    hit = hits.get(chosen.entity)
+                    if hit is None:
+                        hits[chosen.entity] = _Hit(1, start + 1 + chosen.prefix, end, chosen.alias)
+                    else:
+                        hit.count += 1
+                if restart is not None:
+                    break  # resume the automaton inside the failed hit
             position = restart
+        return hits
 
     def _choose(
         self,

@@ -8,9 +8,9 @@ re-imports the caller's ``__main__`` module (the server ignores ``"__main__"`` i
 preload list), ~1-2 s per pool here.
 
 A worker that dies (segfault in a C extension, out of memory) breaks the whole pool. Chunks
-that failed are split in half and retried on a fresh pool until the culprit is alone; that
-page alone becomes status ``error``. Every round halves the failed chunks, so the number of
-rounds is bounded by log2(chunk size) + 1.
+that failed are split in half and retried on a fresh pool; every round halves them, so there
+are at most log2(chunk size) + 1 rounds. Single pages still caught in a broken pool are then
+run each on a pool of its own: the one that crashes there becomes status ``error``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import TypeVar
 
@@ -58,6 +59,7 @@ def map_chunks(
     results: list[Result | None] = [None] * len(items)
     size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
     pending = [(start, items[start : start + size]) for start in range(0, len(items), size)]
+    suspects: list[int] = []
     while pending:
         failed: list[tuple[int, list[Item], BaseException]] = []
         with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
@@ -73,12 +75,29 @@ def map_chunks(
                 failed.append((start, chunk, error))
         pending = []
         for start, chunk, error in failed:
-            if len(chunk) == 1:
-                results[start] = on_failure(chunk[0], error)
-            else:
+            if len(chunk) > 1:
                 half = len(chunk) // 2
                 pending += [(start, chunk[:half]), (start + half, chunk[half:])]
+            elif isinstance(error, BrokenProcessPool):
+                suspects.append(start)  # the culprit, or a bystander of its crash
+            else:
+                results[start] = on_failure(chunk[0], error)
+    for start in suspects:
+        results[start] = _run_alone(func, items[start], on_failure)
     return results  # type: ignore[return-value]  # every slot is filled above
+
+
+def _run_alone(
+    func: Callable[[list[Item]], list[Result]],
+    item: Item,
+    on_failure: Callable[[Item, BaseException], Result],
+) -> Result:
+    """One item on a pool of its own: a crash here is this item's own."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+        future = pool.submit(func, [item])
+        wait([future])
+    error = future.exception()
+    return on_failure(item, error) if error is not None else future.result()[0]
 
 
 def _map_in_process(

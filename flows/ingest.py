@@ -131,4 +131,4 @@ def ingest(
 
 
 if __name__ == "__main__":
-    ingest.serve(name="daily-ingest", cron="0 6 * * *")
+    ingest.serve(name="daily-ingest-serve", cron="0 6 * * *")

@@ -235,3 +235,18 @@ def test_an_unexpected_exception_costs_one_record_not_the_run() -> None:
 def test_retry_after_header_forms(value: str | None, expected: float | None) -> None:
     now = datetime(2026, 10, 21, 6, 28, tzinfo=UTC)
     assert parse_retry_after(value, now) == expected
+
+
+def test_a_long_retry_after_defers_the_whole_host_for_the_run() -> None:
+    log: list[RecordedRequest] = []
+    routes = {"/a": Route(429, b"", {"Retry-After": "999999"}), "/b": PAGE, "/c": PAGE}
+    settings = replace(HOSTILE_SETTINGS, respect_robots=False, max_per_host=1)
+    with serve(routes_handler(routes, log)) as base:
+        first, second, third = fetch([f"{base}/a", f"{base}/b", f"{base}/c"], settings=settings)
+    assert first.status == "error" and first.retry_after_s == 999999
+    for later in (second, third):
+        assert later.status == "error"
+        assert later.error_class == "transient"
+        assert "asked for a pause (Retry-After" in (later.error or "")
+        assert later.retry_after_s is not None and later.retry_after_s > 999000
+    assert [r.path for r in log] == ["/a"]  # nothing else was asked of that host

@@ -288,6 +288,17 @@ def test_the_daily_rollup_matches_the_mentions_after_every_load(
     assert any(row[0] == "irgc" and row[2] >= 7 for row in rollup)
 
 
+def test_only_the_newest_loaded_batches_are_kept(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    for batch in batches:
+        stage_batch(batch, staging)
+    load_staged(db, staging, keep_loaded=1)
+    kept = [p.name for p in (staging / "loaded").iterdir()]
+    assert len(kept) == 1
+    assert kept[0].endswith(batches[-1].run.run_id)
+
+
 def test_staged_rows_equal_loaded_rows(db: Path, staging: Path, batches: list[IngestBatch]) -> None:
     for batch in batches:
         stage_batch(batch, staging)

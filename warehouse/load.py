@@ -73,10 +73,12 @@ def load_staged(
     *,
     lock_timeout: float = 30.0,
     refresh_search: bool = False,
+    keep_loaded: int = 14,
 ) -> LoadReport:
     """Load every staged batch, oldest first, each in one transaction.
 
-    A loaded batch moves to ``staging_dir/loaded/``; a batch whose files are damaged or
+    A loaded batch moves to ``staging_dir/loaded/`` (the newest ``keep_loaded`` are kept
+    there for audit and replay, older ones deleted); a batch whose files are damaged or
     whose data the schema refuses moves to ``staging_dir/rejected/``. When the database
     stays locked for ``lock_timeout`` seconds nothing is touched and the report says so.
     The search index is built on the snapshot (``publish_snapshot``); ``refresh_search``
@@ -130,6 +132,7 @@ def load_staged(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    _prune_loaded(Path(staging_dir) / LOADED_DIR, keep_loaded)
     left = len(staged_batches(staging_dir))
     summary = (
         f"loaded {len(loaded)} batch(es): +{articles_added} articles, "
@@ -145,6 +148,14 @@ def load_staged(
         batches_rejected=rejected,
         runs_loaded=tuple(loaded),
     )
+
+
+def _prune_loaded(loaded_dir: Path, keep: int) -> None:
+    if not loaded_dir.is_dir():
+        return
+    batches = sorted(p for p in loaded_dir.iterdir() if p.is_dir())
+    for old in batches[: max(len(batches) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # A load rewrites at most a few times the staged bytes (WAL, then checkpoint) plus room for

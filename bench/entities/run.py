@@ -138,6 +138,18 @@ def cpu_seconds(function: Callable[[str], object], texts: list[str], rounds: int
     return best
 
 
+def python_step_ns(steps: int = 1_000_000) -> float:
+    """CPU nanoseconds of one pure-Python loop step here, to scale figures across machines."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for number in range(steps):
+            total += number
+        best = min(best, time.process_time() - start)
+    return round(best / steps * 1e9, 1)
+
+
 def throughput(matcher: Matcher, texts: list[str], rounds: int) -> dict[str, float]:
     size = sum(len(text.encode()) for text in texts) / 1e6
     match_cpu = cpu_seconds(matcher.match, texts, rounds)
@@ -150,6 +162,7 @@ def throughput(matcher: Matcher, texts: list[str], rounds: int) -> dict[str, flo
         "match_mb_per_s": round(size / match_cpu, 1),
         "lower_mb_per_s": round(size / lower_cpu, 1),
         "match_vs_lower": round(lower_cpu / match_cpu, 3),
+        "python_step_ns": python_step_ns(),
         "ascii_texts_mb_per_s": round(
             sum(len(t) for t in ascii_texts) / 1e6 / cpu_seconds(matcher.match, ascii_texts, 1), 1
         )
@@ -216,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             f"   speed: {speed['texts']} texts, {speed['megabytes']} MB, one core (CPU time): "
             f"match {speed['match_mb_per_s']} MB/s (ASCII texts {speed['ascii_texts_mb_per_s']}, "
             f"other {speed['non_ascii_texts_mb_per_s']}); str.lower {speed['lower_mb_per_s']} "
-            f"MB/s; match/lower ratio {speed['match_vs_lower']}"
+            f"MB/s; match/lower ratio {speed['match_vs_lower']}; one pure-Python loop step "
+            f"{speed['python_step_ns']} ns (machine load reference)"
         )
     print(f"reproduce: {COMMAND}")
 

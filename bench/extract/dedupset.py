@@ -17,9 +17,11 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
+
+from extractors.dedup import StoryIndex
 
 MIN_WORDS = 80
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -72,8 +74,11 @@ def pair_scores(copies: Sequence[Copy], predicted: Sequence[str]) -> tuple[float
     return precision, recall, same_outlet_merges
 
 
-def group(copies: Sequence[Copy], assign: Callable[[str, str], str]) -> list[str]:
-    return [assign(copy.key, copy.text) for copy in copies]
+def group(
+    copies: Sequence[Copy], index: StoryIndex, signatures: dict[str, tuple[int, ...]]
+) -> list[str]:
+    """The story id ``index`` gives each copy, assigned in the set's order."""
+    return [index.assign(copy.key, signatures[copy.key]) for copy in copies]
 
 
 def _pairs(labels: list[str]) -> set[tuple[int, int]]:

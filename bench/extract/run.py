@@ -73,7 +73,9 @@ def peer_outputs(pages: Sequence[Page]) -> dict[str, list[str]]:
 
 
 def body_f1(pages: Sequence[Page], texts: Sequence[str]) -> tuple[float, float, float]:
-    return precision_recall_f1([page_counts(p.truth_text, t) for p, t in zip(pages, texts)])
+    return precision_recall_f1(
+        [page_counts(p.truth_text, t) for p, t in zip(pages, texts, strict=True)]
+    )
 
 
 def print_f1_table(title: str, pages: Sequence[Page], outputs: dict[str, list[str]]) -> None:
@@ -82,6 +84,11 @@ def print_f1_table(title: str, pages: Sequence[Page], outputs: dict[str, list[st
     for name, texts in outputs.items():
         precision, recall, f1 = body_f1(pages, texts)
         print(f"{name:<24} {precision:9.4f} {recall:7.4f} {f1:7.4f}")
+
+
+def print_outcomes(ours: Sequence[ExtractedArticle]) -> None:
+    statuses = dict(Counter(a.status for a in ours))
+    print(f"ours: status {statuses}, method {dict(Counter(a.method for a in ours))}")
 
 
 # ---------------------------------------------------------------- dates and titles
@@ -102,20 +109,19 @@ def truth_days(value: str | None) -> set[str]:
 
 
 def date_and_title(pages: Sequence[Page], ours: Sequence[ExtractedArticle]) -> None:
-    dated = [(p, a) for p, a in zip(pages, ours) if p.truth_date]
+    dated = [(p, a) for p, a in zip(pages, ours, strict=True) if p.truth_date]
     right_day = sum(
         1
         for p, a in dated
         if a.published_at and a.published_at.date().isoformat() in truth_days(p.truth_date)
     )
     methods = Counter(a.date_method for a in ours)
-    titled = [(p, a) for p, a in zip(pages, ours) if p.truth_title]
+    titled = [(p, a) for p, a in zip(pages, ours, strict=True) if p.truth_title]
     exact = sum(1 for p, a in titled if a.title == p.truth_title)
     loose = sum(1 for p, a in titled if _loose(a.title) == _loose(p.truth_title))
     print(f"\n## Fundus dates and titles ({len(pages)} pages)")
-    print(
-        f"date accuracy (same calendar day): {right_day}/{len(dated)} = {right_day / len(dated):.3f}"
-    )
+    accuracy = right_day / len(dated)
+    print(f"date accuracy (same calendar day): {right_day}/{len(dated)} = {accuracy:.3f}")
     print(f"date methods: {dict(methods)}")
     print(f"title exact match: {exact}/{len(titled)} = {exact / len(titled):.3f}")
     print(f"title match, whitespace-insensitive: {loose}/{len(titled)} = {loose / len(titled):.3f}")
@@ -140,25 +146,21 @@ def dedup_section(
             a.text,
             r,
         )
-        for p, a, r in zip(pages, ours, readability)
+        for p, a, r in zip(pages, ours, readability, strict=True)
     ]
     copies = build_set(bases)
     stories = len({c.story for c in copies})
     print(f"\n## Story grouping: {len(copies)} texts, {stories} stories (5 copies of each page)")
-    print(
-        f"{'shingle':>7} {'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6} {'same-outlet merges':>19}"
-    )
+    print("shingle threshold precision  recall     F1  same-outlet merges")
     for words in (3, 5):
         signatures = {c.key: signature(c.text, shingle_words=words) for c in copies}
         for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-            index = StoryIndex(threshold)
-            labels = group(copies, lambda key, _text: index.assign(key, signatures[key]))
+            labels = group(copies, StoryIndex(threshold), signatures)
             precision, recall, merges = pair_scores(copies, labels)
             f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
             chosen = " <- default" if words == 3 and threshold == STORY_THRESHOLD else ""
-            print(
-                f"{words:7d} {threshold:9.1f} {precision:9.4f} {recall:7.4f} {f1:6.3f} {merges:19d}{chosen}"
-            )
+            scores = f"{precision:9.4f} {recall:7.4f} {f1:6.3f} {merges:19d}"
+            print(f"{words:7d} {threshold:9.1f} {scores}{chosen}")
 
 
 # ---------------------------------------------------------------- speed
@@ -220,9 +222,7 @@ def main() -> None:
         print_f1_table(
             "AEB", aeb, {"ours (extract_article)": [a.text for a in ours_aeb], **peers_aeb}
         )
-        print(
-            f"ours: status {dict(Counter(a.status for a in ours_aeb))}, method {dict(Counter(a.method for a in ours_aeb))}"
-        )
+        print_outcomes(ours_aeb)
         ours_fundus = extract_many(fetches(fundus), 2)
         peers_fundus = peer_outputs(fundus)
         print_f1_table(
@@ -230,9 +230,7 @@ def main() -> None:
             fundus,
             {"ours (extract_article)": [a.text for a in ours_fundus], **peers_fundus},
         )
-        print(
-            f"ours: status {dict(Counter(a.status for a in ours_fundus))}, method {dict(Counter(a.method for a in ours_fundus))}"
-        )
+        print_outcomes(ours_fundus)
         date_and_title(fundus, ours_fundus)
         dedup_section(
             [*aeb, *fundus],

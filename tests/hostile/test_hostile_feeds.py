@@ -303,6 +303,9 @@ CASES = [
     Case("utf16-with-bom", Route(200, CYRILLIC_FEED.decode().replace("utf-8", "utf-16")
                                  .encode("utf-16"), {"Content-Type": "application/xml"}),
          "ok", check=check_cyrillic),
+    Case("utf16-without-bom", Route(200, CYRILLIC_FEED.decode().replace("utf-8", "utf-16")
+                                    .encode("utf-16-le"), {"Content-Type": "application/xml"}),
+         "ok", check=check_cyrillic),
     Case("items-100k", feed_route(rss("".join(
         f"<item><title>Item {n}</title><guid>{n}</guid></item>" for n in range(100_000)))),
          "ok", check=check_truncated),

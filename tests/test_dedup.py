@@ -1,0 +1,89 @@
+"""Near-duplicate story grouping with MinHash signatures."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from extractors.dedup import NUM_PERM, STORY_THRESHOLD, StoryIndex, signature, similarity
+from extractors.pages import extract_article
+
+
+def corpus_text(corpus_dir: Path, relative: str) -> str:
+    body = gzip.decompress((corpus_dir / "articles" / "fundus" / relative).read_bytes())
+    return extract_article(body, url="https://example.org/", content_type="text/html").text
+
+
+@pytest.fixture(scope="module")
+def stories(corpus_dir: Path) -> dict[str, str]:
+    return {
+        "fleet": corpus_text(corpus_dir, "de/TOnline_2026_01_07.html.gz"),
+        "jesus": corpus_text(corpus_dir, "de/TOnline_2026_04_15.html.gz"),
+        "tanker": corpus_text(corpus_dir, "de/NTV_2025_12_12.html.gz"),
+    }
+
+
+def syndicated(text: str) -> str:
+    """A copy on another site: dateline, other credits, one paragraph dropped, edits."""
+    paragraphs = text.splitlines()
+    kept = [p for i, p in enumerate(paragraphs) if i != len(paragraphs) // 2]
+    words = " ".join(kept).split(" ")
+    edited = " ".join("geändert" if i % 25 == 24 else w for i, w in enumerate(words))
+    return "BERLIN (dpa) - " + edited + "\nMehr Nachrichten: Startseite | Politik | Ausland"
+
+
+def test_signature_is_stable_sized_and_plain_ints() -> None:
+    first = signature("Shahed drones assembled at Alabuga")
+    assert first == signature("SHAHED   drones assembled at alabuga!")
+    assert len(first) == NUM_PERM
+    assert all(type(value) is int and 0 <= value < 2**32 for value in first)
+
+
+def test_text_without_words_has_empty_signature() -> None:
+    assert signature("  ... !!") == ()
+
+
+def test_syndicated_copies_share_a_story_id(stories: dict[str, str]) -> None:
+    index = StoryIndex(STORY_THRESHOLD)
+    original = index.assign("a1", signature(stories["fleet"]))
+    copy = index.assign("a2", signature(syndicated(stories["fleet"])))
+    assert original == "a1"
+    assert copy == "a1"
+
+
+def test_different_stories_of_one_outlet_do_not(stories: dict[str, str]) -> None:
+    index = StoryIndex(STORY_THRESHOLD)
+    assert index.assign("a1", signature(stories["fleet"])) == "a1"
+    assert index.assign("a2", signature(stories["jesus"])) == "a2"
+    assert index.assign("a3", signature(stories["tanker"])) == "a3"
+    assert similarity(signature(stories["fleet"]), signature(stories["tanker"])) < 0.2
+
+
+def test_known_articles_from_the_warehouse_are_matched(stories: dict[str, str]) -> None:
+    index = StoryIndex(STORY_THRESHOLD)
+    index.add("old", "story-7", signature(stories["fleet"]))
+    assert index.assign("new", signature(syndicated(stories["fleet"]))) == "story-7"
+
+
+def test_assigning_twice_is_stable_and_empty_texts_never_group() -> None:
+    index = StoryIndex(STORY_THRESHOLD)
+    assert index.assign("e1", ()) == "e1"
+    assert index.assign("e2", ()) == "e2"
+    sig = signature("one two three four five six")
+    assert index.assign("x", sig) == "x"
+    assert index.assign("x", signature("other words entirely")) == "x"
+    assert len(index) == 3
+
+
+def test_index_grows_past_its_first_block() -> None:
+    index = StoryIndex(STORY_THRESHOLD)
+    for number in range(200):
+        index.assign(f"a{number}", signature(f"story number {number} about topic {number * 7}"))
+    assert index.assign("again", signature("story number 150 about topic 1050")) == "a150"
+
+
+def test_threshold_must_be_a_fraction() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        StoryIndex(0.0)

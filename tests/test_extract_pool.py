@@ -1,0 +1,77 @@
+"""Extraction across processes: same results as in-process, a crash costs one page only."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from extractors.models import FeedEntry, PageFetch
+from extractors.pool import extract_many, map_chunks
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def corpus_fetches(corpus_dir: Path, count: int) -> list[tuple[PageFetch, FeedEntry | None]]:
+    paths = sorted((corpus_dir / "articles" / "aeb" / "html").glob("*.html.gz"))[:count]
+    return [
+        (
+            PageFetch(
+                f"https://example.org/{path.name}",
+                NOW,
+                "ok",
+                body=gzip.decompress(path.read_bytes()),
+                content_type="text/html",
+            ),
+            None,
+        )
+        for path in paths
+    ]
+
+
+def test_two_workers_give_the_same_articles_in_the_same_order(corpus_dir: Path) -> None:
+    entry = FeedEntry("s", "g", "https://example.org/gone", "Gone", "Summary.", NOW)
+    items = corpus_fetches(corpus_dir, 9)
+    items.insert(3, (PageFetch("https://example.org/gone", NOW, "error", error="HTTP 404"), entry))
+    items.insert(6, (PageFetch("https://example.org/r.pdf", NOW, "ok", body=b"%PDF-1.4"), None))
+    in_process = extract_many(items, 1)
+    pooled = extract_many(items, 2)
+    assert pooled == in_process
+    assert [a.url for a in pooled] == [fetch.url for fetch, _ in items]
+    assert [a.status for a in pooled].count("ok") == 9
+    assert pooled[3].status == "fetch_failed"
+    assert pooled[6].status == "not_html"
+
+
+def test_empty_batch_gives_empty_list() -> None:
+    assert extract_many([], 2) == []
+
+
+def crash_on_poison(chunk: list[str]) -> list[str]:
+    """Kills its worker process outright (as a segfault would) when it meets 'poison'."""
+    if "poison" in chunk:
+        os._exit(1)
+    return [item.upper() for item in chunk]
+
+
+def test_worker_crash_marks_only_the_culprit() -> None:
+    items = [f"page{number}" for number in range(40)]
+    items[17] = "poison"
+    results = map_chunks(crash_on_poison, items, 2, on_failure=lambda item, error: f"failed:{item}")
+    assert results[17] == "failed:poison"
+    assert results[:17] == [item.upper() for item in items[:17]]
+    assert results[18:] == [item.upper() for item in items[18:]]
+
+
+def raise_on_poison(chunk: list[str]) -> list[str]:
+    if "poison" in chunk:
+        raise RuntimeError("bad page")
+    return [item.upper() for item in chunk]
+
+
+def test_exception_in_process_marks_only_the_culprit() -> None:
+    results = map_chunks(
+        raise_on_poison, ["a", "poison", "b"], 1, on_failure=lambda item, error: str(error)
+    )
+    assert results == ["A", "bad page", "B"]
