@@ -202,6 +202,16 @@ class AlertRecord:
 
 
 @dataclass(frozen=True)
+class EntityRecord:
+    """One catalogue entity as the warehouse stores it (table ``entities``)."""
+
+    id: str
+    name: str
+    type: str | None = None
+    side: str | None = None
+
+
+@dataclass(frozen=True)
 class IngestBatch:
     """Everything one run loads, in one transaction."""
 
@@ -214,3 +224,6 @@ class IngestBatch:
     alerts: tuple[
         AlertRecord, ...
     ] = ()  # inserted in the load's transaction, DO NOTHING on conflict
+    # the catalogue the run matched with (upserted, stamped with run.catalogue_version);
+    # any objects with id, name, type and side will do, e.g. extractors.entities.Entity
+    entities: tuple[EntityRecord, ...] = ()

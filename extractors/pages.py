@@ -25,10 +25,12 @@ when it is longer than what the page gave.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import trafilatura
 from charset_normalizer import from_bytes as detect_charset
@@ -92,6 +94,7 @@ ARTICLE_TYPES = ("article", "posting", "report")
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.IGNORECASE)
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·:]\s+")
 _PAYWALL_MARKUP = re.compile(r"paywall|subscriber-only|premium-wall|regwall", re.IGNORECASE)
 
 
@@ -205,7 +208,7 @@ def _extract(
     if tree is None:
         return fallback_article(url, final_url, entry, status="empty", reason="no HTML tree")
     page_url = final_url or url
-    meta = read_page_meta(tree)
+    meta = read_page_meta(tree, page_url)
     published, page_method = page_date(tree, page_url, meta.published)
     published_at, date_method = reconcile_date(entry, published, page_method)
     extracted = extract_text(tree, page_url)
@@ -398,23 +401,24 @@ def _clean_text(text: str | None) -> str:
 # ---------------------------------------------------------------- metadata
 
 
-def read_page_meta(tree: HtmlElement) -> PageMeta:
+def read_page_meta(tree: HtmlElement, url: str | None = None) -> PageMeta:
     """Title, author, site, description, language, canonical link, dates, paywall flag."""
     metas = _meta_values(tree)
     article = _json_ld_article(tree)
     publisher = article.get("publisher")
+    site_name = _first_text(
+        metas.get("og:site_name"),
+        publisher.get("name") if isinstance(publisher, dict) else None,
+    )
     return PageMeta(
         title=_first_text(
             article.get("headline"),
-            metas.get("og:title"),
+            strip_site_name(_first_text(metas.get("og:title")), site_name, url),
             _element_text(tree, "//h1"),
-            _element_text(tree, "//title"),
+            strip_site_name(_first_text(_element_text(tree, "//title")), site_name, url),
         ),
         author=_authors(article.get("author")) or _human_author(metas.get("author")),
-        site_name=_first_text(
-            metas.get("og:site_name"),
-            publisher.get("name") if isinstance(publisher, dict) else None,
-        ),
+        site_name=site_name,
         description=_first_text(metas.get("description"), metas.get("og:description")),
         language=_language(tree, metas, article),
         canonical=_first_text(
@@ -423,6 +427,37 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
         published=[value for value in [article.get("datePublished")] if isinstance(value, str)],
         paywalled=_is_false(article.get("isAccessibleForFree")),
     )
+
+
+def strip_site_name(title: str | None, site_name: str | None, url: str | None) -> str | None:
+    """``Story - Site`` / ``Site | Story`` -> ``Story`` when the part is the site's name
+    (its og:site_name, or the host's main label as in ``golem`` for golem.de)."""
+    if not title:
+        return title
+    parts = _TITLE_SEPARATOR.split(title)
+    if len(parts) < 2:
+        return title
+    host_labels = ((urlsplit(url).hostname or "") if url else "").removeprefix("www.").split(".")
+    suffix = host_labels[-1]
+    names = {_squash(name) for name in [site_name, *host_labels[:-1]] if name}
+
+    def is_site(part: str) -> bool:
+        squashed = _squash(part)
+        return any(
+            squashed in (name, name + suffix) or (len(name) >= 5 and name in squashed)
+            for name in names
+            if name and len(part) <= 40
+        )
+
+    if is_site(parts[-1]):
+        return _first_text(title[: title.rfind(parts[-1])].rstrip(" |-–—·:"))
+    if is_site(parts[0]):
+        return _first_text(title[len(parts[0]) :].lstrip(" |-–—·:"))
+    return title
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W", "", text.casefold())
 
 
 def paywall_marker(tree: HtmlElement, text: str) -> str | None:
@@ -522,9 +557,12 @@ def _language(tree: HtmlElement, metas: dict[str, str], article: dict[str, objec
 
 
 def _first_text(*values: object) -> str | None:
+    """The first non-blank string, entities decoded (JSON-LD often carries ``&quot;``),
+    soft hyphens and zero-width spaces dropped, whitespace collapsed."""
     for value in values:
         if isinstance(value, str):
-            cleaned = " ".join(value.replace("\xad", "").replace("\u200b", "").split())
+            decoded = html.unescape(value) if "&" in value else value
+            cleaned = " ".join(decoded.replace("\xad", "").replace("\u200b", "").split())
             if cleaned:
                 return cleaned
     return None

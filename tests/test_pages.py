@@ -15,6 +15,7 @@ from extractors.pages import (
     decode_html,
     extract_article,
     extract_fetched,
+    strip_site_name,
 )
 
 # (page under corpus/articles/fundus, its ground-truth title, its publication day)
@@ -271,3 +272,29 @@ def test_content_hash_ignores_case_and_whitespace() -> None:
     assert content_hash("Iran  and\nRussia") == content_hash("iran and russia")
     assert content_hash("Iran and Russia") != content_hash("Iran and Syria")
     assert content_hash("  ") is None
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "url", "expected"),
+    [
+        ("Story here - Golem.de", None, "https://www.golem.de/x", "Story here"),
+        ("Dax falls | Börsen-Zeitung", "Börsen-Zeitung", "https://bz.example/x", "Dax falls"),
+        ("Reuters - Tanker seized", "Reuters", "https://www.reuters.com/x", "Tanker seized"),
+        ("Iran: talks end", None, "https://www.rp.pl/x", "Iran: talks end"),
+        ("Apple stock falls - report", "AP", "https://apnews.com/x", "Apple stock falls - report"),
+    ],
+)
+def test_site_name_is_stripped_from_titles_only_when_it_is_the_site(
+    title: str, site: str | None, url: str, expected: str
+) -> None:
+    assert strip_site_name(title, site, url) == expected
+
+
+def test_json_ld_headline_entities_are_decoded() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"headline": "Tr&uuml;mmer &quot;Geran&quot; found"}</script>'
+    )
+    body = page("ignored", LONG_PARAGRAPHS, head=head)
+    article = extract_article(body, url="https://n.example.com/t")
+    assert article.title == 'Trümmer "Geran" found'

@@ -333,6 +333,34 @@ def test_read_helpers_see_loaded_urls_states_and_signatures(
     assert set(states) == {s.source_id for s in batch.feed_states}
 
 
+def test_the_batch_catalogue_is_upserted_with_the_runs_catalogue_version(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    from extractors.models import EntityRecord
+
+    first = replace(
+        batches[0],
+        run=replace(batches[0].run, catalogue_version="cat-1"),
+        entities=(EntityRecord("alabuga", "Alabuga", "facility", "russia"),),
+    )
+    second = replace(
+        batches[1],
+        run=replace(batches[1].run, catalogue_version="cat-2"),
+        entities=(
+            EntityRecord("alabuga", "Alabuga SEZ", "facility", "russia"),
+            EntityRecord("irgc", "IRGC", "organisation", "iran"),
+        ),
+    )
+    for batch in (first, second):
+        stage_batch(batch, staging)
+    load_staged(db, staging)
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            "SELECT entity_id, name, catalogue_version FROM entities ORDER BY 1"
+        ).fetchall()
+    assert rows == [("alabuga", "Alabuga SEZ", "cat-2"), ("irgc", "IRGC", "cat-2")]
+
+
 def test_load_entities_upserts_by_id(db: Path) -> None:
     with connect(db) as con:
         load_entities(con, list(SAMPLE_ENTITIES), version="v1")

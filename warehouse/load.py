@@ -12,7 +12,7 @@ How each table loads (re-loading a batch changes nothing):
     entity_daily recomputed for every day an article of the batch falls on
     runs         upsert on run_id (load counters kept from the first load)
     alerts       outbox rows, insert-if-new on alert_id / (rule, story_id, channel), pending
-    entities     upsert on entity_id (``load_entities``, from the catalogue)
+    entities     upsert on entity_id (the batch's catalogue, or ``load_entities``)
 """
 
 from __future__ import annotations
@@ -179,40 +179,53 @@ def _disk_shortfall(db_path: Path, batches: list[Path]) -> str | None:
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int, int]:
-    files = {table: str(staged.file(table)) for table in SCHEMAS}
+    files = {table: str(staged.file(table)) for table in staged.rows}
+
+    def run(statement: str, table: str, **params: object) -> None:
+        if table in files:  # a table absent from an older batch's manifest is empty
+            con.execute(statement, {"file": files[table], **params})
+
     now = datetime.now(UTC)
+    version = _catalogue_version(con, files.get("runs"))
     con.execute("BEGIN TRANSACTION")
     try:
         articles_before = _count(con, "articles")
         mentions_before = _count(con, "mentions")
-        con.execute(_UPSERT_SOURCES, {"file": files["sources"], "now": now})
-        con.execute(_UPSERT_FEED_STATE, {"file": files["feed_states"]})
-        con.execute(_INSERT_FEED_POLLS, {"file": files["feed_polls"]})
-        con.execute(_UPSERT_ARTICLES, {"file": files["articles"]})
-        con.execute(
-            _DELETE_MENTIONS, {"articles": files["articles"], "mentions": files["mentions"]}
-        )
-        con.execute(_INSERT_MENTIONS, {"file": files["mentions"]})
-        touched = {"articles": files["articles"], "mentions": files["mentions"]}
-        con.execute(_DELETE_ENTITY_DAYS, touched)
-        con.execute(_INSERT_ENTITY_DAYS, touched)
+        run(_UPSERT_ENTITIES, "entities", version=version, now=now)
+        run(_UPSERT_SOURCES, "sources", now=now)
+        run(_UPSERT_FEED_STATE, "feed_states")
+        run(_INSERT_FEED_POLLS, "feed_polls")
+        run(_UPSERT_ARTICLES, "articles")
+        if "articles" in files and "mentions" in files:
+            touched = {"articles": files["articles"], "mentions": files["mentions"]}
+            con.execute(_DELETE_MENTIONS, touched)
+            con.execute(_INSERT_MENTIONS, {"file": files["mentions"]})
+            con.execute(_DELETE_ENTITY_DAYS, touched)
+            con.execute(_INSERT_ENTITY_DAYS, touched)
+        run(_INSERT_ALERTS, "alerts")
         articles_added = _count(con, "articles") - articles_before
         mentions_added = _count(con, "mentions") - mentions_before
-        con.execute(_INSERT_ALERTS, {"file": files["alerts"]})
-        con.execute(
+        run(
             _UPSERT_RUNS,
-            {
-                "file": files["runs"],
-                "now": now,
-                "articles_added": articles_added,
-                "mentions_added": mentions_added,
-            },
+            "runs",
+            now=now,
+            articles_added=articles_added,
+            mentions_added=mentions_added,
         )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return articles_added, mentions_added
+
+
+def _catalogue_version(con: duckdb.DuckDBPyConnection, runs_file: str | None) -> str | None:
+    if runs_file is None:
+        return None
+    row = con.execute(
+        "SELECT any_value(catalogue_version) FROM read_parquet($file)", {"file": runs_file}
+    ).fetchone()
+    return row[0] if row else None
 
 
 def load_entities(
@@ -267,6 +280,16 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def _set_all(columns: Iterable[str]) -> str:
     return ", ".join(f"{c} = excluded.{c}" for c in columns)
 
+
+_UPSERT_ENTITIES = """
+INSERT INTO entities BY NAME
+SELECT *, $version AS catalogue_version, $now AS updated_at FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY entity_id) = 1
+ON CONFLICT (entity_id) DO UPDATE SET
+    name = excluded.name, type = excluded.type, side = excluded.side,
+    catalogue_version = coalesce(excluded.catalogue_version, entities.catalogue_version),
+    updated_at = excluded.updated_at
+"""
 
 _SOURCE_COLUMNS = ("name", "url", "language", "kind", "enabled", "updated_at")
 _FEED_STATE_COLUMNS = tuple(f.name for f in SCHEMAS["feed_states"] if f.name != "source_id")

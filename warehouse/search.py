@@ -59,10 +59,12 @@ def has_index(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def refresh_index(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build the BM25 index over articles' title and text.
+    """(Re)build the BM25 index over articles' title and text, laid out for ``search``.
 
-    The postings table is then rewritten in term order, so a query reads only the row
-    groups of its own terms (min/max pruning) instead of every posting.
+    After the extension builds it, the postings table is rewritten in term order with each
+    document's length beside it, so a query reads only the row groups of its own terms and
+    needs no join to score; ``docs`` is kept in docid order so that docid = rowid, which
+    turns the final name lookup into a rowid fetch.
     """
     load_extension(con)
     con.execute(
@@ -72,8 +74,22 @@ def refresh_index(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.terms AS "
-        f"SELECT * FROM {INDEX_SCHEMA}.terms ORDER BY termid, docid"
+        "SELECT t.docid, t.fieldid, t.termid, d.len "
+        f"FROM {INDEX_SCHEMA}.terms AS t JOIN {INDEX_SCHEMA}.docs AS d USING (docid) "
+        "ORDER BY t.termid, t.docid"
     )
+    if not _docid_is_rowid(con):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.docs AS "
+            f"SELECT * FROM {INDEX_SCHEMA}.docs ORDER BY docid"
+        )
+    if not _docid_is_rowid(con):
+        raise WarehouseError("FTS index: document ids are not dense; cannot lay out docs")
+
+
+def _docid_is_rowid(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(f"SELECT count(*) FROM {INDEX_SCHEMA}.docs WHERE docid <> rowid").fetchone()
+    return bool(row) and row[0] == 0
 
 
 def search(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 20) -> list[SearchHit]:
@@ -83,21 +99,22 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 20) -> lis
     query starts from the query's terms and their postings instead of scoring every
     article, which keeps it fast on large databases.
     """
-    if not has_index(con):
+    if not has_index(con) or limit <= 0:
         return []
     load_extension(con)
     terms = con.execute(_QUERY_TERMS, {"query": text}).fetchall()
     if not terms:
         return []
-    rows = con.execute(
-        _SCORE_DOCS,
-        {
-            "termids": [t for t, _ in terms],
-            "dfs": [df for _, df in terms],
-            "limit": max(limit, 0),
-        },
+    top = con.execute(
+        _TOP_DOCS,
+        {"termids": [t for t, _ in terms], "dfs": [df for _, df in terms], "limit": limit},
     ).fetchall()
-    return [SearchHit(*row) for row in rows]
+    if not top:
+        return []
+    scores = dict(top)
+    rows = con.execute(_DOC_ARTICLES, {"docids": list(scores)}).fetchall()
+    hits = [SearchHit(name, scores[docid], *rest) for docid, name, *rest in rows]
+    return sorted(hits, key=lambda h: (-h.score, h.article_id))
 
 
 _QUERY_TERMS = f"""
@@ -110,36 +127,35 @@ WHERE dict.term IN (
 )
 """
 
-_SCORE_DOCS = f"""
+_TOP_DOCS = f"""
 WITH query_terms AS (
     SELECT unnest($termids) AS termid, unnest($dfs) AS df
 ),
 tf AS (
-    SELECT docid, termid, count(*) AS tf
+    SELECT docid, termid, count(*) AS tf, any_value(len) AS len
     FROM {INDEX_SCHEMA}.terms
     WHERE termid IN (SELECT termid FROM query_terms)
     GROUP BY 1, 2
-),
-top AS (
-    SELECT tf.docid,
-           sum(
-               log(((stats.num_docs - q.df) + 0.5) / (q.df + 0.5) + 1)
-               * (tf.tf * (1.2 + 1))
-               / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * (docs.len / stats.avgdl)))
-           ) AS score
-    FROM tf
-    JOIN query_terms AS q USING (termid)
-    JOIN (SELECT docid, len FROM {INDEX_SCHEMA}.docs) AS docs USING (docid)
-    CROSS JOIN {INDEX_SCHEMA}.stats AS stats
-    GROUP BY tf.docid
-    ORDER BY score DESC, tf.docid
-    LIMIT $limit
-),
-best AS (
-    SELECT docs.name AS article_id, top.score
-    FROM top JOIN {INDEX_SCHEMA}.docs AS docs USING (docid)
 )
-SELECT best.article_id, best.score, a.title, a.outlet, a.published_day, a.url
-FROM best JOIN articles AS a USING (article_id)
-ORDER BY best.score DESC, best.article_id
+SELECT tf.docid,
+       sum(
+           log(((stats.num_docs - q.df) + 0.5) / (q.df + 0.5) + 1)
+           * (tf.tf * (1.2 + 1))
+           / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * (tf.len / stats.avgdl)))
+       ) AS score
+FROM tf
+JOIN query_terms AS q USING (termid)
+CROSS JOIN {INDEX_SCHEMA}.stats AS stats
+GROUP BY tf.docid
+ORDER BY score DESC, tf.docid
+LIMIT $limit
+"""
+
+_DOC_ARTICLES = f"""
+SELECT d.docid, d.name, a.title, a.outlet, a.published_day, a.url
+FROM (
+    SELECT docid, name FROM {INDEX_SCHEMA}.docs
+    WHERE rowid IN (SELECT unnest($docids))
+) AS d
+JOIN articles AS a ON a.article_id = d.name
 """

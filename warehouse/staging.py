@@ -147,6 +147,14 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("payload_json", pa.string()),
         ]
     ),
+    "entities": pa.schema(
+        [
+            ("entity_id", pa.string()),
+            ("name", pa.string()),
+            ("type", pa.string()),
+            ("side", pa.string()),
+        ]
+    ),
     "mentions": pa.schema(
         [
             ("article_id", pa.string()),
@@ -235,6 +243,8 @@ def read_staged(path: Path) -> StagedBatch:
         raise WarehouseError(f"staged batch {path.name}: unreadable manifest: {exc}") from exc
     for table in SCHEMAS:
         expected = batch.rows.get(table)
+        if expected is None:  # staged by an older version: the table is simply absent
+            continue
         try:
             actual = pq.read_metadata(batch.file(table)).num_rows
         except (OSError, pa.ArrowException) as exc:
@@ -256,6 +266,16 @@ def _table_rows(batch: IngestBatch, staged_at: datetime) -> dict[str, list[dict[
         "articles": [_article_row(a, run_id) for a in batch.articles],
         "mentions": [_plain(m) for m in batch.mentions],
         "alerts": [dict(a.__dict__) for a in getattr(batch, "alerts", ())],
+        "entities": [_entity_row(e) for e in getattr(batch, "entities", ())],
+    }
+
+
+def _entity_row(entity: object) -> dict[str, Any]:
+    return {
+        "entity_id": str(getattr(entity, "id")),  # noqa: B009 - any object with these fields
+        "name": str(getattr(entity, "name", None) or getattr(entity, "id")),  # noqa: B009
+        "type": getattr(entity, "type", None),
+        "side": getattr(entity, "side", None),
     }
 
 

@@ -138,17 +138,21 @@ def main() -> int:
         asyncio.run(bare_httpx(urls[:200], concurrency))  # warm up both sides
         # Interleave the two clients batch by batch (order flipped each time) so a change
         # in machine load hits both alike; every URL is fetched once by each.
-        bare_total = ours_total = 0.0
+        bare_total = ours_total = bare_cpu = ours_cpu = 0.0
         batch = max(1, len(urls) // BATCHES)
         for index, start in enumerate(range(0, len(urls), batch)):
             chunk = urls[start : start + batch]
             runs = [("bare", bare_httpx(chunk, concurrency)), ("ours", guarded(chunk, settings))]
             for name, coroutine in runs if index % 2 == 0 else runs[::-1]:
+                cpu_started = time.process_time()
                 elapsed = asyncio.run(coroutine)[0]
+                cpu = time.process_time() - cpu_started
                 if name == "bare":
                     bare_total += elapsed
+                    bare_cpu += cpu
                 else:
                     ours_total += elapsed
+                    ours_cpu += cpu
         feeds = asyncio.run(feeds_twice(port, args.feeds, settings))
     finally:
         assert server.stdin is not None
@@ -167,6 +171,11 @@ def main() -> int:
         f"  pages/s  Fetcher {ours_rate:6.0f}   bare httpx {bare_rate:6.0f}   "
         f"ratio {ratio:.2f}  (goal >= 0.90; {BATCHES} interleaved batches, "
         f"{ours_total:.1f} s vs {bare_total:.1f} s)"
+    )
+    print(
+        f"  client CPU per page  Fetcher {1000 * ours_cpu / args.pages:.2f} ms   bare httpx "
+        f"{1000 * bare_cpu / args.pages:.2f} ms   ratio {bare_cpu / ours_cpu:.2f}  "
+        f"(not affected by other load on the machine)"
     )
     print(
         f"  feeds    first poll {feeds['first_s']:.2f} s, {feeds['entries']:.0f} entries "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -77,7 +78,7 @@ def handle_list(args: argparse.Namespace) -> int:
             "yes" if source.enabled else "no",
             source.url,
         )
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
@@ -110,7 +111,7 @@ def handle_check(args: argparse.Namespace) -> int:
             f"{poll.elapsed_ms:.0f}",
             describe(poll),
         )
-    console = Console()
+    console = _console()
     console.print(table)
     reachable = sum(poll.status != "error" for poll in polls)
     console.print(f"{reachable}/{len(polls)} sources reachable")
@@ -123,6 +124,11 @@ async def check_sources(sources: Sequence[Source], settings: Settings) -> list[F
 
     async with Fetcher(settings) as fetcher:
         return await fetcher.poll_feeds(sources, {})
+
+
+def _console() -> Console:
+    """A terminal-wide console; 160 columns when piped (rich would assume 80)."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def describe(poll: FeedPoll) -> str:

@@ -1,0 +1,104 @@
+"""Deliver due alerts from the outbox: read (short read-only open), send with no database
+open, then record every attempt (short write). Shared by the flow's alerts task and
+``newswatch alerts send``; no Prefect here.
+
+Delivery guarantee: at least once per (rule, story, channel), and exactly once unless the
+process dies between a receiver accepting a message and the attempt being recorded; the
+repeat then carries the same idempotency key (Standard Webhooks ``webhook-id``), so the
+receiver can drop it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from extractors.alerts import AlertConfig, render_alert, render_digest
+from extractors.delivery import Message, deliver
+from warehouse.outbox import DeliveryAttempt, OutboxAlert, due_alerts, record_attempts
+
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    messages: int = 0
+    errors: tuple[str, ...] = field(default=())
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential, capped: 1, 2, 4 … minutes up to 6 hours; never gives up."""
+    return min(RETRY_BASE * (2 ** min(attempts, 20)), RETRY_MAX)
+
+
+def send_due_alerts(
+    db_path: Path,
+    config: AlertConfig,
+    now: datetime,
+    env: Mapping[str, str] | None = None,
+) -> SendReport:
+    env = os.environ if env is None else env
+    due = due_alerts(db_path, now)
+    attempts: list[DeliveryAttempt] = []
+    messages = 0
+    errors: list[str] = []
+    for group in _messages(due):
+        channel = next((c for c in config.channels if c.name == group[0].channel), None)
+        url = channel.resolve(env) if channel else None
+        if channel is None or url is None:
+            why = (
+                f"channel {group[0].channel!r} is not configured"
+                if channel is None
+                else f"channel {channel.name!r}: ${channel.url_env} is not set"
+            )
+            attempts += [_failed(a, why, now) for a in group]
+            errors.append(why)
+            continue
+        secret = env.get(channel.secret_env) if channel.secret_env else None
+        result = deliver(url, _message(group), secret=secret)
+        messages += 1
+        if result.ok:
+            attempts += [DeliveryAttempt(a.alert_id, True) for a in group]
+        else:
+            why = f"channel {channel.name!r}: {result.error}"
+            attempts += [_failed(a, why, now) for a in group]
+            errors.append(why)
+    record_attempts(db_path, attempts, now)
+    sent = sum(a.ok for a in attempts)
+    return SendReport(sent, len(attempts) - sent, messages, tuple(dict.fromkeys(errors)))
+
+
+def _messages(due: Sequence[OutboxAlert]) -> list[list[OutboxAlert]]:
+    """Immediate alerts one per message; digest alerts one message per channel."""
+    groups: list[list[OutboxAlert]] = []
+    digests: dict[str, list[OutboxAlert]] = {}
+    for alert in due:
+        if alert.delivery == "digest":
+            digests.setdefault(alert.channel, []).append(alert)
+        else:
+            groups.append([alert])
+    return groups + list(digests.values())
+
+
+def _message(group: Sequence[OutboxAlert]) -> Message:
+    payloads = [json.loads(a.payload_json or "{}") for a in group]
+    if len(group) == 1 and group[0].delivery != "digest":
+        title, body = render_alert(payloads[0])
+        return Message(group[0].idempotency_key, title, body, payloads[0])
+    title, body = render_digest(payloads)
+    # the same set of alerts always gives the same key, so a repeat after a crash is spotted
+    ids = "\n".join(sorted(a.idempotency_key for a in group))
+    key = "digest-" + hashlib.sha1(ids.encode()).hexdigest()
+    return Message(key, title, body, {"digest": payloads})
+
+
+def _failed(alert: OutboxAlert, error: str, now: datetime) -> DeliveryAttempt:
+    return DeliveryAttempt(alert.alert_id, False, error, now + retry_delay(alert.attempts))
