@@ -133,7 +133,13 @@ def first_seen_alerts(
     available_channels: set[str],
     now: datetime,
 ) -> list[AlertRecord]:
-    """``first_seen`` alerts: an entity mentioned for the first time in the warehouse."""
+    """``first_seen`` alerts: an entity mentioned for the first time in the warehouse.
+
+    An empty warehouse has no baseline: its first load raises none (every entity would be
+    "new"), later loads raise one per entity never mentioned before.
+    """
+    if not known_entities:
+        return []
     by_id = {a.article_id: a for a in articles}
     first: dict[str, MentionRecord] = {}
     for mention in mentions:

@@ -44,8 +44,11 @@ def send_due_alerts(
     config: AlertConfig,
     now: datetime,
     env: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
 ) -> SendReport:
+    """Deliver every due alert; relative ``file://`` paths are under ``data_dir``."""
     env = os.environ if env is None else env
+    data_dir = data_dir or Path(db_path).parent
     due = due_alerts(db_path, now)
     attempts: list[DeliveryAttempt] = []
     messages = 0
@@ -63,7 +66,7 @@ def send_due_alerts(
             errors.append(why)
             continue
         secret = env.get(channel.secret_env) if channel.secret_env else None
-        result = deliver(url, _message(group), secret=secret)
+        result = deliver(anchored(url, data_dir), _message(group), secret=secret)
         messages += 1
         if result.ok:
             attempts += [DeliveryAttempt(a.alert_id, True) for a in group]
@@ -74,6 +77,12 @@ def send_due_alerts(
     record_attempts(db_path, attempts, now)
     sent = sum(a.ok for a in attempts)
     return SendReport(sent, len(attempts) - sent, messages, tuple(dict.fromkeys(errors)))
+
+
+def anchored(url: str, data_dir: Path) -> str:
+    if url.startswith("file://") and not Path(url.removeprefix("file://")).is_absolute():
+        return f"file://{data_dir / url.removeprefix('file://')}"
+    return url
 
 
 def _messages(due: Sequence[OutboxAlert]) -> list[list[OutboxAlert]]:

@@ -11,15 +11,16 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.entities import load_catalogue
-from extractors.sources import load_sources
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from extractors.alerts import load_alert_config
+from extractors.entities import load_catalogue
 from extractors.models import IngestBatch, RunRecord
+from extractors.sources import load_sources
 from flows import stages, tasks
-from newswatch.settings import DEFAULT_SOURCES, Settings
+from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class IngestSummary:
     feeds_polled: int
     feeds_failed: int
     feeds_unchanged: int
+    feeds_skipped: int
     new_entries: int
     new_articles: int
     on_topic_articles: int
@@ -36,6 +38,10 @@ class IngestSummary:
     batches_loaded: int
     batches_left: int
     load_message: str
+    alerts_raised: int
+    alerts_sent: int
+    alerts_failed: int
+    alert_errors: tuple[str, ...]
     failed_feeds: tuple[tuple[str, str], ...]
     seconds: float
 
@@ -43,10 +49,12 @@ class IngestSummary:
         lines = [
             f"# newswatch ingest {self.run_id}",
             "",
-            "| feeds polled | failed | unchanged | new articles | on-topic | mentions | seconds |",
-            "|---|---|---|---|---|---|---|",
+            "| feeds polled | failed | unchanged | backing off | new articles | stories "
+            "| on-topic | mentions | alerts sent | seconds |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             f"| {self.feeds_polled} | {self.feeds_failed} | {self.feeds_unchanged} "
-            f"| {self.new_articles} | {self.on_topic_articles} | {self.mentions} "
+            f"| {self.feeds_skipped} | {self.new_articles} | {self.stories} "
+            f"| {self.on_topic_articles} | {self.mentions} | {self.alerts_sent} "
             f"| {self.seconds:.1f} |",
             "",
             f"Load: {self.load_message}",
@@ -54,6 +62,9 @@ class IngestSummary:
         if self.failed_feeds:
             lines += ["", "## Failed feeds", ""]
             lines += [f"- `{source}`: {error}" for source, error in self.failed_feeds]
+        if self.alert_errors:
+            lines += ["", "## Alert delivery problems", ""]
+            lines += [f"- {error}" for error in self.alert_errors]
         return "\n".join(lines)
 
 
@@ -62,8 +73,14 @@ def ingest(
     sources: str = str(DEFAULT_SOURCES),
     db: str | None = None,
     allow_private: list[str] | None = None,
+    alerts: str = str(DEFAULT_ALERTS),
+    alerts_to: list[str] | None = None,
 ) -> dict[str, object]:
-    """Poll every source once and load what is new. Safe to re-run: loads are idempotent."""
+    """Poll every due source once, load what is new, raise and send alerts.
+
+    Safe to re-run: loads are idempotent and an alert exists once per (rule, story, channel).
+    ``alerts_to`` adds channels (apprise URLs, ``file://PATH``) to every rule for this run.
+    """
     logger = get_run_logger()
     started = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -72,15 +89,18 @@ def ingest(
         allow_private=tuple(allow_private) if allow_private else None,
     )
     catalogue = load_catalogue()
+    alert_config = load_alert_config(Path(alerts)).with_extra_channels(alerts_to or [])
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
-    polls, states = tasks.poll_feeds(source_list, settings)
+    outcome = tasks.poll_feeds(source_list, settings)
+    polls = outcome.polls
     entries = tasks.select_new_entries(polls, settings)
     pages = tasks.fetch_pages(entries, settings)
     articles = tasks.extract_articles(pages, entries, settings)
     judged = tasks.match_and_group(entries, pages, articles, catalogue, settings)
 
     records, mentions = stages.to_records(judged, stages.with_outlets(source_list), started_at)
+    raised = tasks.raise_alerts(alert_config, records, mentions, catalogue, settings)
     failed = tuple((p.source_id, p.error or "error") for p in polls if p.status == "error")
     run = RunRecord(
         run_id=stages.new_run_id(started_at),
@@ -101,11 +121,13 @@ def ingest(
         articles=tuple(records),
         mentions=tuple(mentions),
         feed_polls=tuple(polls),
-        feed_states=tuple(states),
+        feed_states=tuple(outcome.states),
         sources=tuple(source_list),
+        alerts=tuple(raised),
     )
     tasks.stage(batch, settings)
     report = tasks.load(settings)
+    sent = tasks.send_alerts(alert_config, settings)
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)
 
@@ -114,6 +136,7 @@ def ingest(
         feeds_polled=run.feeds_polled,
         feeds_failed=run.feeds_failed,
         feeds_unchanged=run.feeds_unchanged,
+        feeds_skipped=len(outcome.skipped),
         new_entries=len(entries),
         new_articles=report.articles_added,
         on_topic_articles=run.on_topic_articles,
@@ -122,6 +145,10 @@ def ingest(
         batches_loaded=report.batches_loaded,
         batches_left=report.batches_left,
         load_message=report.message,
+        alerts_raised=len(raised),
+        alerts_sent=sent.sent,
+        alerts_failed=sent.failed,
+        alert_errors=sent.errors,
         failed_feeds=failed,
         seconds=time.perf_counter() - started,
     )

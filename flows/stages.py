@@ -9,20 +9,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
 from extractors.dedup import StoryIndex, signature
-from extractors.feed_state import next_state
+from extractors.entities import Catalogue
+from extractors.feed_state import due_sources, next_state
 from extractors.http import Fetcher
 from extractors.matcher import Matcher
-from extractors.pool import extract_many
-from extractors.urls import article_id, normalise_url
-
 from extractors.models import (
+    AlertRecord,
     ArticleRecord,
     ExtractedArticle,
     FeedEntry,
@@ -33,9 +34,11 @@ from extractors.models import (
     PageFetch,
     Source,
 )
+from extractors.pool import extract_many
+from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import Settings
-from warehouse import queries
+from warehouse import alert_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")
@@ -72,19 +75,28 @@ def read_feed_states(settings: Settings) -> dict[str, FeedState]:
         return {}
 
 
+@dataclass(frozen=True)
+class PollOutcome:
+    polls: list[FeedPoll]
+    states: list[FeedState]  # the next state of every polled feed
+    skipped: list[Source]  # feeds still backing off after failures
+
+
 def poll(
     sources: Sequence[Source], states: dict[str, FeedState], settings: Settings
-) -> tuple[list[FeedPoll], list[FeedState]]:
-    """Poll every feed once; return the polls and each feed's next state."""
+) -> PollOutcome:
+    """Poll every feed that is due once; return the polls and each feed's next state."""
+    due = due_sources(sources, states, datetime.now(UTC))
 
     async def go() -> list[FeedPoll]:
         async with Fetcher(settings) as fetcher:
-            return await fetcher.poll_feeds(sources, states)
+            return await fetcher.poll_feeds(due, states)
 
     polls = run_async(go())
     now = datetime.now(UTC)
     new_states = [next_state(states.get(p.source_id), p, now, settings) for p in polls]
-    return polls, new_states
+    due_ids = {s.id for s in due}
+    return PollOutcome(polls, new_states, [s for s in sources if s.id not in due_ids])
 
 
 def new_entries(polls: Sequence[FeedPoll], settings: Settings) -> list[FeedEntry]:
@@ -211,6 +223,28 @@ def to_records(
     return articles, mentions
 
 
+def raise_alerts(
+    config: AlertConfig,
+    articles: Sequence[ArticleRecord],
+    mentions: Sequence[MentionRecord],
+    catalogue: Catalogue,
+    settings: Settings,
+) -> list[AlertRecord]:
+    """The alerts this batch raises; the load inserts each (rule, story, channel) once."""
+    available = {c.name for c in config.channels if c.resolve(os.environ)}
+    names = {e.id: e.name for e in catalogue.entities}
+    now = datetime.now(UTC)
+    try:
+        known = alert_queries.mentioned_entities(settings.db_path)
+    except WarehouseLocked as exc:
+        log.warning("known entities unavailable (%s); no first-seen alerts this run", exc)
+        known = set(names)
+    return [
+        *story_alerts(config, articles, mentions, names, available, now),
+        *first_seen_alerts(config, mentions, articles, known, names, available, now),
+    ]
+
+
 def new_run_id(started_at: datetime) -> str:
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
@@ -223,12 +257,14 @@ def with_outlets(sources: Sequence[Source]) -> dict[str, str]:
 
 __all__ = [
     "Judged",
+    "PollOutcome",
     "extract",
     "fetch",
     "judge",
     "new_entries",
     "new_run_id",
     "poll",
+    "raise_alerts",
     "read_feed_states",
     "run_async",
     "to_records",

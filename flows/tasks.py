@@ -7,32 +7,35 @@ Every task uses NO_CACHE: inputs are page bodies and records, not worth hashing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.entities import Catalogue
-from extractors.matcher import Matcher
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from warehouse.load import LoadReport, load_staged, stage_batch
-from warehouse.snapshot import publish_snapshot
 
+from extractors.alerts import AlertConfig
+from extractors.entities import Catalogue
+from extractors.matcher import Matcher
 from extractors.models import (
+    AlertRecord,
+    ArticleRecord,
     ExtractedArticle,
     FeedEntry,
     FeedPoll,
-    FeedState,
     IngestBatch,
+    MentionRecord,
     PageFetch,
     Source,
 )
 from flows import stages
+from flows.alerting import SendReport, send_due_alerts
 from newswatch.settings import Settings
+from warehouse.load import LoadReport, load_staged, stage_batch
+from warehouse.snapshot import publish_snapshot
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
-def poll_feeds(
-    sources: Sequence[Source], settings: Settings
-) -> tuple[list[FeedPoll], list[FeedState]]:
+def poll_feeds(sources: Sequence[Source], settings: Settings) -> stages.PollOutcome:
     states = stages.read_feed_states(settings)
     return stages.poll(sources, states, settings)
 
@@ -68,6 +71,22 @@ def match_and_group(
 @task(name="stage-batch", cache_policy=NO_CACHE)
 def stage(batch: IngestBatch, settings: Settings) -> Path:
     return stage_batch(batch, settings.staging_dir)
+
+
+@task(name="raise-alerts", cache_policy=NO_CACHE)
+def raise_alerts(
+    config: AlertConfig,
+    articles: Sequence[ArticleRecord],
+    mentions: Sequence[MentionRecord],
+    catalogue: Catalogue,
+    settings: Settings,
+) -> list[AlertRecord]:
+    return stages.raise_alerts(config, articles, mentions, catalogue, settings)
+
+
+@task(name="send-alerts", cache_policy=NO_CACHE, retries=0)
+def send_alerts(config: AlertConfig, settings: Settings) -> SendReport:
+    return send_due_alerts(settings.db_path, config, datetime.now(UTC), data_dir=settings.data_dir)
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)

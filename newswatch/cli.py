@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "newswatch.commands.entities",
     "newswatch.commands.serve",
     "newswatch.commands.report",
+    "newswatch.commands.alerts",
 )
 
 

@@ -59,6 +59,9 @@ class Settings:
                 continue
             values[f.name] = _coerce(f.name, raw, cls)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "db_path" in values and "data_dir" not in values:
+            # staging, snapshots and alert files live beside the chosen database
+            values["data_dir"] = Path(str(values["db_path"])).parent
         return replace(cls(), **values)  # type: ignore[arg-type]
 
     @property

@@ -152,9 +152,10 @@ def test_broken_and_unreachable_feeds_are_reported_not_fatal(
     states = {sid: (status, error) for sid, status, error in rows}
     assert states[unreachable[0]][0] == "error"
     assert states[unreachable[0]][1]
-    # the broken feed's salvageable items were still loaded
-    broken = [sid for sid in states if "broken" in sid]
-    assert broken and count(db, f"select count(*) from articles where source_id = '{broken[0]}'")
+    # the broken feed's salvageable items were still loaded, and its error recorded
+    broken = expected_sample()["oddities"]["broken_feed"]
+    assert count(db, f"select count(*) from articles where source_id = '{broken}'") >= 2
+    assert count(db, f"select count(*) from feed_polls where source_id = '{broken}' and bozo") == 1
 
 
 def test_second_run_adds_no_rows(first_run: tuple[Path, Path, dict]) -> None:

@@ -22,8 +22,4 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
     values: dict[str, object] = dict(overrides)
     if db is not None:
         values["db_path"] = db
-    settings = Settings.from_env(**values)
-    if "data_dir" not in values and db is not None:
-        # keep staging/snapshots beside an explicitly chosen database
-        settings = Settings.from_env(data_dir=Path(db).parent, **values)
-    return settings
+    return Settings.from_env(**values)

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.settings import DEFAULT_SOURCES
+from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=[],
         metavar="HOST",
         help="allow this private/loopback host despite the SSRF guard (repeatable)",
+    )
+    parser.add_argument(
+        "--alerts", type=Path, default=None, help=f"alert rules (default: {DEFAULT_ALERTS})"
+    )
+    parser.add_argument(
+        "--alerts-to",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also send every rule's alerts to this apprise URL or file://PATH (JSON lines) "
+        "for this run (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="only print the summary")
     add_db_argument(parser)
@@ -58,7 +69,11 @@ def handle(args: argparse.Namespace) -> int:
         from flows.ingest import ingest  # imports Prefect: keep it off `newswatch --help`
 
         summary = ingest(
-            sources=str(sources), db=str(settings.db_path), allow_private=allow_private
+            sources=str(sources),
+            db=str(settings.db_path),
+            allow_private=allow_private,
+            alerts=str(args.alerts or DEFAULT_ALERTS),
+            alerts_to=list(args.alerts_to),
         )
     print(format_summary(summary, settings.db_path))
     return 0 if summary["batches_left"] == 0 else 75
@@ -78,13 +93,20 @@ def format_summary(summary: dict[str, object], db_path: Path) -> str:
         "",
         f"newswatch run {summary['run_id']}  ({summary['seconds']:.1f} s)",
         f"  feeds polled      {summary['feeds_polled']}"
-        f"  (failed {summary['feeds_failed']}, unchanged {summary['feeds_unchanged']})",
+        f"  (failed {summary['feeds_failed']}, unchanged {summary['feeds_unchanged']}, "
+        f"backing off {summary['feeds_skipped']})",
         f"  new entries       {summary['new_entries']}",
         f"  new articles      {summary['new_articles']}"
         f"  ({summary['on_topic_articles']} on-topic, {summary['stories']} stories)",
         f"  mentions          {summary['mentions']}",
+        f"  alerts            {summary['alerts_raised']} raised, {summary['alerts_sent']} sent, "
+        f"{summary['alerts_failed']} pending retry",
         f"  database          {db_path}  ({summary['load_message']})",
     ]
     for source_id, error in failed:
         lines.append(f"  failed feed       {source_id}: {error}")
+    errors = summary["alert_errors"]
+    assert isinstance(errors, tuple | list)
+    for error in errors:
+        lines.append(f"  alert problem     {error}")
     return "\n".join(lines)
