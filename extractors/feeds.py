@@ -24,6 +24,7 @@ import feedparser
 import lxml.html
 from trafilatura.feeds import FeedParameters, determine_feed
 
+from extractors.cadence import declared_interval
 from extractors.models import FeedEntry
 
 ALLOWED_LINK_SCHEMES = frozenset({"http", "https"})
@@ -68,6 +69,7 @@ class ParsedFeed:
     version: str | None = None  # feedparser's name for the format, None when unknown
     entries_in_document: int = 0  # before de-duplication and truncation
     notes: tuple[str, ...] = ()
+    declared_interval_s: float | None = None  # <ttl> / sy:updatePeriod, see cadence.py
 
 
 def parse_feed(
@@ -130,6 +132,7 @@ def parse_feed(
         version=parsed.get("version") or None,
         entries_in_document=items_before_prune or len(parsed.entries),
         notes=tuple(notes),
+        declared_interval_s=declared_interval(parsed.feed),
     )
 
 

@@ -45,6 +45,7 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
+from extractors.cadence import cache_lifetime
 from extractors.feeds import ParsedFeed, parse_feed
 from extractors.models import FeedPoll, FeedState, PageFetch, Source
 from extractors.robots import MAX_ROBOTS_BYTES, RobotsPolicy, policy_from_response
@@ -359,6 +360,7 @@ class Fetcher:
             "last_modified": response.headers.get("last-modified")
             or (state.last_modified if state else None),
             "retry_after_s": response.retry_after_s,
+            "cache_lifetime_s": cache_lifetime(response.headers, fetched_at),
         }
         if response.status == 304:
             if not conditional:
@@ -385,6 +387,7 @@ class Fetcher:
             "bozo_error": parsed.bozo_error,
             "discovered_feed_url": parsed.discovered_feed_url,
             "notes": parsed.notes,
+            "declared_interval_s": parsed.declared_interval_s,
         }
         if not parsed.entries and parsed.is_html:
             found = parsed.discovered_feed_url

@@ -71,6 +71,9 @@ class FeedPoll:
     elapsed_ms: float = 0.0
     retry_after_s: float | None = None  # the server's Retry-After, when it sent one
     notes: tuple[str, ...] = ()  # e.g. "truncated: newest 500 of 100000 entries kept"
+    # pace hints for the poll cadence (extractors/cadence.py), in seconds
+    declared_interval_s: float | None = None  # RSS <ttl> / sy:updatePeriod+updateFrequency
+    cache_lifetime_s: float | None = None  # HTTP Cache-Control max-age / Expires
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class Settings:
     extract_workers: int = 0  # 0 = os.cpu_count()
     feed_parse_timeout: float = 20.0
     max_entries_per_feed: int = 500
+    # adaptive polling (newswatch watch): a healthy feed's next poll is clamped to this range
+    min_poll_interval: float = 300.0  # seconds
+    max_poll_interval: float = 6 * 3600.0  # seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from extractors.models import FeedEntry, PageFetch
+from extractors.pool import _context as pool_context
 from extractors.pool import extract_many, map_chunks
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -75,3 +77,18 @@ def test_exception_in_process_marks_only_the_culprit() -> None:
         raise_on_poison, ["a", "poison", "b"], 1, on_failure=lambda item, error: str(error)
     )
     assert results == ["A", "bad page", "B"]
+
+
+def test_threaded_caller_gets_the_same_results(corpus_dir: Path) -> None:
+    """With another thread alive (as under Prefect) workers come from a fork server."""
+    items = corpus_fetches(corpus_dir, 4)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    try:
+        assert pool_context().get_start_method() == "forkserver"
+        pooled = extract_many(items, 2)
+    finally:
+        stop.set()
+        helper.join()
+    assert pooled == extract_many(items, 1)
