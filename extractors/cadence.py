@@ -17,6 +17,7 @@ in ``extractors.feed_state``.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -115,7 +116,7 @@ def observed_interval(published: Sequence[datetime], now: datetime) -> float | N
     if not dates:
         return None
     silence = (now - dates[0]).total_seconds()
-    gaps = [(a - b).total_seconds() for a, b in zip(dates, dates[1:], strict=False)]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(dates)]
     median_gap = statistics.median(gaps) if gaps else silence
     return max(median_gap, silence / 2)
 

@@ -1,7 +1,10 @@
 """Per-feed state between polls, pure: previous state + one poll outcome -> next state.
 
-- ok / not_modified: failures reset, validators (ETag, Last-Modified) updated, the feed is
-  due again at once (the schedule decides how often runs happen).
+- ok / not_modified: failures reset, validators (ETag, Last-Modified) updated, the next
+  poll after the feed's own cadence (``extractors.cadence``: declared TTL / update period,
+  Cache-Control, Retry-After, spacing of its entries), clamped to
+  [settings.min_poll_interval, settings.max_poll_interval]. Only ``newswatch watch``
+  (``respect_cadence=True``) waits for it; a by-hand run polls every healthy feed.
 - error: failures + 1, validators kept, next poll after an exponential backoff
   (30 min, 1 h, 2 h, ... capped at 24 h, never a permanent stop) with ±20 % jitter, or
   after the server's Retry-After when that is later (capped at 7 days).
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from extractors.cadence import CadenceInputs, observed_interval, poll_interval
 from extractors.models import FeedPoll, FeedState, Source
 from newswatch.settings import Settings
 
@@ -28,8 +32,7 @@ JITTER = 0.2
 def next_state(
     prev: FeedState | None, poll: FeedPoll, now: datetime, settings: Settings
 ) -> FeedState:
-    """The state to store after ``poll``. ``settings`` is accepted for future knobs."""
-    del settings  # feed-level backoff has its own constants (request retries use settings)
+    """The state to store after ``poll``; ``settings`` gives the cadence bounds."""
     prev = prev or FeedState(source_id=poll.source_id)
     etag = poll.etag or prev.etag
     last_modified = poll.last_modified or prev.last_modified
@@ -48,7 +51,7 @@ def next_state(
             last_error=None,
             consecutive_failures=0,
             last_success_at=now,
-            next_poll_at=now,
+            next_poll_at=now + timedelta(seconds=healthy_interval(prev, poll, now, settings)),
             items_seen=items,
         )
     failures = prev.consecutive_failures + 1
@@ -65,6 +68,37 @@ def next_state(
     )
 
 
+def healthy_interval(
+    prev: FeedState | None, poll: FeedPoll, now: datetime, settings: Settings
+) -> float:
+    """Seconds until the next poll of a feed that just answered (ok or 304)."""
+    dated = [e.published_at for e in poll.entries if e.date_flag == "feed"]
+    inputs = CadenceInputs(
+        observed_s=observed_interval(dated, now) if dated else None,
+        declared_s=poll.declared_interval_s,
+        cache_lifetime_s=poll.cache_lifetime_s,
+        retry_after_s=poll.retry_after_s,
+        previous_s=previous_interval(prev),
+        not_modified=poll.status == "not_modified",
+    )
+    return poll_interval(inputs, settings.min_poll_interval, settings.max_poll_interval)
+
+
+def previous_interval(state: FeedState | None) -> float | None:
+    """The cadence chosen after the last healthy poll, None when unknown or after failures."""
+    if state is None or not on_cadence(state) or state.last_polled_at is None:
+        return None
+    if state.next_poll_at is None:
+        return None
+    seconds = (state.next_poll_at - state.last_polled_at).total_seconds()
+    return seconds if seconds > 0 else None
+
+
+def on_cadence(state: FeedState) -> bool:
+    """True when ``next_poll_at`` is the feed's cadence, False when it is failure backoff."""
+    return state.consecutive_failures == 0 and state.last_status in ("ok", "not_modified")
+
+
 def failure_delay(source_id: str, failures: int, retry_after_s: float | None) -> timedelta:
     """How long to leave a feed alone after its ``failures``-th failure in a row."""
     exponent = min(max(failures - 1, 0), 20)
@@ -76,16 +110,50 @@ def failure_delay(source_id: str, failures: int, retry_after_s: float | None) ->
     return backoff
 
 
-def is_due(state: FeedState | None, now: datetime) -> bool:
-    """True when a feed may be polled at ``now`` (never polled, or its wait is over)."""
-    return state is None or state.next_poll_at is None or state.next_poll_at <= now
+def is_due(state: FeedState | None, now: datetime, *, respect_cadence: bool = False) -> bool:
+    """True when a feed may be polled at ``now``: never polled, or its wait is over.
+
+    Without ``respect_cadence`` only failure backoff holds a feed back (a by-hand run polls
+    every healthy feed); with it, a healthy feed also waits for its cadence.
+    """
+    if state is None or state.next_poll_at is None or state.next_poll_at <= now:
+        return True
+    return on_cadence(state) and not respect_cadence
 
 
 def due_sources(
-    sources: Iterable[Source], states: Mapping[str, FeedState], now: datetime
+    sources: Iterable[Source],
+    states: Mapping[str, FeedState],
+    now: datetime,
+    *,
+    respect_cadence: bool = False,
 ) -> list[Source]:
-    """The enabled sources whose backoff is over."""
-    return [s for s in sources if s.enabled and is_due(states.get(s.id), now)]
+    """The enabled sources that are due, most overdue first (never-polled feeds lead)."""
+    due = [
+        s
+        for s in sources
+        if s.enabled and is_due(states.get(s.id), now, respect_cadence=respect_cadence)
+    ]
+    return sorted(due, key=lambda s: _due_since(states.get(s.id)))
+
+
+def next_due_at(sources: Iterable[Source], states: Mapping[str, FeedState]) -> datetime | None:
+    """The earliest time an enabled source is due under its cadence (None: one is due now)."""
+    times = []
+    for source in sources:
+        state = states.get(source.id)
+        if not source.enabled:
+            continue
+        if state is None or state.next_poll_at is None:
+            return None
+        times.append(state.next_poll_at)
+    return min(times) if times else None
+
+
+def _due_since(state: FeedState | None) -> datetime:
+    if state is None or state.next_poll_at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return state.next_poll_at
 
 
 def _jitter_factor(source_id: str, failures: int) -> float:

@@ -274,13 +274,15 @@ def not_html_reason(body: bytes, content_type: str | None) -> str | None:
         if head.startswith(signature):
             return f"{name} (content type {content_type or 'unknown'})"
     mime = (content_type or "").split(";")[0].strip().lower()
+    if b"\x00" in head and "utf-16" not in (content_type or "").lower():
+        return f"binary data (content type {mime or 'unknown'})"
     if mime in HTML_CONTENT_TYPES:
         return None
     looks_html = any(marker in head.lower() for marker in HTML_MARKERS)
     if mime in GENERIC_CONTENT_TYPES and looks_html:
         return None
-    if mime in GENERIC_CONTENT_TYPES and b"\x00" not in head:
-        return None if looks_html else f"no HTML markup (content type {mime or 'unknown'})"
+    if mime in GENERIC_CONTENT_TYPES:
+        return f"no HTML markup (content type {mime or 'unknown'})"
     return f"content type {mime or 'unknown'}"
 
 

@@ -1,9 +1,10 @@
 """URL identity: normalised links, canonical article URLs and the article id derived from them.
 
 The canonical URL is the unique key of an article. It is the page's own ``rel=canonical`` or
-``og:url`` when that points to the same site (registered domain) as the page, otherwise the
-final URL after redirects; either way normalised with courlan (tracking parameters dropped,
-query sorted, default port and fragment removed, host lower-cased).
+``og:url`` when that points to the same site (registered domain) as the page and not to its
+home page, otherwise the final URL after redirects; either way normalised with courlan
+(tracking parameters dropped, query sorted, default port and fragment removed, host
+lower-cased).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def canonical_url(
             declared = urljoin(landed, html_canonical.strip())
         except ValueError:
             declared = ""
-        if _is_http(declared) and same_site(declared, landed):
+        if _is_http(declared) and same_site(declared, landed) and not _is_home(declared, landed):
             return normalise_url(declared)
     return normalise_url(landed)
 
@@ -62,6 +63,12 @@ def registered_domain(url: str) -> str | None:
 def same_site(first: str, second: str) -> bool:
     first_domain = registered_domain(first)
     return first_domain is not None and first_domain == registered_domain(second)
+
+
+def _is_home(declared: str, landed: str) -> bool:
+    """A canonical pointing to the home page from an article page: a CMS misconfiguration
+    that would fold every article of the site into one."""
+    return urlsplit(declared).path in {"", "/"} and urlsplit(landed).path not in {"", "/"}
 
 
 def _is_http(url: str) -> bool:

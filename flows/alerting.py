@@ -20,6 +20,7 @@ from pathlib import Path
 
 from extractors.alerts import AlertConfig, render_alert, render_digest
 from extractors.delivery import Message, deliver
+from newswatch.errors import WarehouseLocked
 from warehouse.outbox import DeliveryAttempt, OutboxAlert, due_alerts, record_attempts
 
 RETRY_BASE = timedelta(minutes=1)
@@ -49,7 +50,10 @@ def send_due_alerts(
     """Deliver every due alert; relative ``file://`` paths are under ``data_dir``."""
     env = os.environ if env is None else env
     data_dir = data_dir or Path(db_path).parent
-    due = due_alerts(db_path, now)
+    try:
+        due = due_alerts(db_path, now)
+    except WarehouseLocked as exc:  # alerts stay pending in the outbox for the next run
+        return SendReport(errors=(f"alerts not sent this run: {exc}",))
     attempts: list[DeliveryAttempt] = []
     messages = 0
     errors: list[str] = []
@@ -74,7 +78,10 @@ def send_due_alerts(
             why = f"channel {channel.name!r}: {result.error}"
             attempts += [_failed(a, why, now) for a in group]
             errors.append(why)
-    record_attempts(db_path, attempts, now)
+    try:
+        record_attempts(db_path, attempts, now)
+    except WarehouseLocked as exc:  # sent but not marked: repeated next run, same key
+        errors.append(f"deliveries not recorded, next run repeats them (same key): {exc}")
     sent = sum(a.ok for a in attempts)
     return SendReport(sent, len(attempts) - sent, messages, tuple(dict.fromkeys(errors)))
 

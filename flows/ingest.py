@@ -75,11 +75,19 @@ def ingest(
     allow_private: list[str] | None = None,
     alerts: str = str(DEFAULT_ALERTS),
     alerts_to: list[str] | None = None,
+    respect_cadence: bool = False,
+    max_feeds: int | None = None,
+    min_poll_interval: float | None = None,
+    max_poll_interval: float | None = None,
 ) -> dict[str, object]:
     """Poll every due source once, load what is new, raise and send alerts.
 
     Safe to re-run: loads are idempotent and an alert exists once per (rule, story, channel).
     ``alerts_to`` adds channels (apprise URLs, ``file://PATH``) to every rule for this run.
+    ``respect_cadence`` polls only feeds whose adaptive cadence says due (the watch
+    deployment); by default every feed not backing off after failures is polled.
+    ``max_feeds`` caps the feeds polled (most overdue first); the poll-interval bounds
+    (seconds) override settings for the cadence stored after this run.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -87,12 +95,14 @@ def ingest(
     settings = Settings.from_env(
         db_path=Path(db) if db else None,
         allow_private=tuple(allow_private) if allow_private else None,
+        min_poll_interval=min_poll_interval,
+        max_poll_interval=max_poll_interval,
     )
     catalogue = load_catalogue()
     alert_config = load_alert_config(Path(alerts)).with_extra_channels(alerts_to or [])
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
-    outcome = tasks.poll_feeds(source_list, settings)
+    outcome = tasks.poll_feeds(source_list, settings, respect_cadence, max_feeds)
     polls = outcome.polls
     entries = tasks.select_new_entries(polls, settings)
     pages = tasks.fetch_pages(entries, settings)
@@ -126,7 +136,7 @@ def ingest(
         alerts=tuple(raised),
     )
     tasks.stage(batch, settings)
-    report = tasks.load(settings)
+    report = tasks.load(settings, catalogue)
     sent = tasks.send_alerts(alert_config, settings)
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)

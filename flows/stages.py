@@ -39,6 +39,7 @@ from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import Settings
 from warehouse import alert_queries, queries
+from warehouse.catalogue import sync_catalogue
 
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")
@@ -83,10 +84,21 @@ class PollOutcome:
 
 
 def poll(
-    sources: Sequence[Source], states: dict[str, FeedState], settings: Settings
+    sources: Sequence[Source],
+    states: dict[str, FeedState],
+    settings: Settings,
+    *,
+    respect_cadence: bool = False,
+    max_feeds: int | None = None,
 ) -> PollOutcome:
-    """Poll every feed that is due once; return the polls and each feed's next state."""
-    due = due_sources(sources, states, datetime.now(UTC))
+    """Poll every feed that is due once; return the polls and each feed's next state.
+
+    ``respect_cadence`` also holds back healthy feeds until their cadence says due (the
+    watch loop); ``max_feeds`` polls only the most overdue ones (small batches).
+    """
+    due = due_sources(sources, states, datetime.now(UTC), respect_cadence=respect_cadence)
+    if max_feeds:
+        due = due[:max_feeds]
 
     async def go() -> list[FeedPoll]:
         async with Fetcher(settings) as fetcher:
@@ -245,6 +257,17 @@ def raise_alerts(
     ]
 
 
+def sync_entities(catalogue: Catalogue, settings: Settings) -> None:
+    """Store the catalogue's entities (names, types, sides) for joins and reports."""
+    rows = [
+        {"id": e.id, "name": e.name, "type": e.type, "side": e.side} for e in catalogue.entities
+    ]
+    try:
+        sync_catalogue(settings.db_path, rows, catalogue.version)
+    except WarehouseLocked as exc:
+        log.warning("entity catalogue not stored this run (%s); the next run will", exc)
+
+
 def new_run_id(started_at: datetime) -> str:
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
@@ -267,6 +290,7 @@ __all__ = [
     "raise_alerts",
     "read_feed_states",
     "run_async",
+    "sync_entities",
     "to_records",
     "with_outlets",
 ]

@@ -35,9 +35,16 @@ from warehouse.snapshot import publish_snapshot
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
-def poll_feeds(sources: Sequence[Source], settings: Settings) -> stages.PollOutcome:
+def poll_feeds(
+    sources: Sequence[Source],
+    settings: Settings,
+    respect_cadence: bool = False,
+    max_feeds: int | None = None,
+) -> stages.PollOutcome:
     states = stages.read_feed_states(settings)
-    return stages.poll(sources, states, settings)
+    return stages.poll(
+        sources, states, settings, respect_cadence=respect_cadence, max_feeds=max_feeds
+    )
 
 
 @task(name="select-new-entries", cache_policy=NO_CACHE)
@@ -90,8 +97,10 @@ def send_alerts(config: AlertConfig, settings: Settings) -> SendReport:
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
-def load(settings: Settings) -> LoadReport:
+def load(settings: Settings, catalogue: Catalogue) -> LoadReport:
     report = load_staged(settings.db_path, settings.staging_dir)
+    if not report.locked:
+        stages.sync_entities(catalogue, settings)
     if report.batches_loaded:
         publish_snapshot(settings.db_path, settings.snapshot_path)
     return report

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "newswatch.commands.serve",
     "newswatch.commands.report",
     "newswatch.commands.alerts",
+    "newswatch.commands.watch",
+    "newswatch.commands.status",
 )
 
 

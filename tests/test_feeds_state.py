@@ -40,7 +40,7 @@ def test_success_resets_failures_and_stores_validators() -> None:
     assert state.consecutive_failures == 0
     assert state.last_error is None
     assert state.last_success_at == NOW
-    assert state.next_poll_at == NOW
+    assert NOW < state.next_poll_at <= NOW + timedelta(seconds=SETTINGS.max_poll_interval)
     assert state.items_seen == 2
     assert state.last_status == "ok" and state.last_http_status == 200
 

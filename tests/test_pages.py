@@ -149,6 +149,21 @@ def test_image_content_type_is_not_html() -> None:
     assert article.status == "not_html"
 
 
+@pytest.mark.parametrize(
+    "body", [b"\x89PNG\r\n\x1a\n" + bytes(300), bytes(range(256)) * 8, b"GIF89a" + bytes(99)]
+)
+def test_binary_served_as_html_is_not_html(body: bytes) -> None:
+    article = extract_article(body, url="https://x.example/b", content_type="text/html")
+    assert article.status == "not_html"
+
+
+def test_untyped_html_is_sniffed_and_untyped_text_is_not() -> None:
+    html = page("Sniffed", LONG_PARAGRAPHS)
+    assert extract_article(html, url="https://x.example/h").status == "ok"
+    plain = ("Plain words without any markup. " * 20).encode()
+    assert extract_article(plain, url="https://x.example/t").status == "not_html"
+
+
 @pytest.mark.parametrize("body", [b"", b"   \n\t ", b"<html><head></head><body></body></html>"])
 def test_empty_page_is_empty(body: bytes) -> None:
     article = extract_article(body, url="https://news.example.com/e", content_type="text/html")

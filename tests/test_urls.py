@@ -63,7 +63,9 @@ def test_canonical_on_another_site_is_ignored_for_final_url() -> None:
     )
 
 
-@pytest.mark.parametrize("bad", ["javascript:alert(1)", "mailto:desk@example.com", "   "])
+@pytest.mark.parametrize(
+    "bad", ["javascript:alert(1)", "mailto:desk@example.com", "   ", "https://example.com/"]
+)
 def test_unusable_canonical_falls_back_to_fetched_url(bad: str) -> None:
     assert canonical_url("https://example.com/a", html_canonical=bad) == "https://example.com/a"
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extractors.models import FeedState, IngestBatch, MentionRecord
 from newswatch.errors import WarehouseError, WarehouseLocked
@@ -433,3 +435,52 @@ def test_load_refuses_to_start_without_free_space(
     assert report.batches_left == 1
     assert "free disk space" in report.message
     assert not db.exists()
+
+
+@pytest.fixture(scope="module")
+def clean_load(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[IngestBatch]
+) -> dict[str, list[tuple[object, ...]]]:
+    root = tmp_path_factory.mktemp("clean")
+    for batch in batches:
+        stage_batch(batch, root / "staging")
+    load_staged(root / "clean.duckdb", root / "staging")
+    return table_rows(root / "clean.duckdb")
+
+
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_any_split_and_replay_of_the_batches_converges_to_one_clean_load(
+    tmp_path_factory: pytest.TempPathFactory,
+    batches: list[IngestBatch],
+    clean_load: dict[str, list[tuple[object, ...]]],
+    data: st.DataObject,
+) -> None:
+    """Loading the batches in any grouping, with any of them staged again, gives the same
+    tables as loading each once."""
+    root = tmp_path_factory.mktemp("prop")
+
+    replays = data.draw(st.lists(st.sampled_from(batches), max_size=3), label="replayed")
+    cuts = data.draw(st.sets(st.integers(1, len(batches) - 1)), label="load after batch")
+    db, staging = root / "messy.duckdb", root / "messy-staging"
+    for index, batch in enumerate(batches, start=1):
+        stage_batch(batch, staging)
+        if index in cuts:
+            load_staged(db, staging)
+    for batch in replays:
+        stage_batch(batch, staging)
+    load_staged(db, staging)
+
+    assert table_rows(db) == clean_load
+
+
+def table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    queries_by_table = {
+        "articles": "SELECT * EXCLUDE (run_id) FROM articles ORDER BY article_id",
+        "mentions": "SELECT * FROM mentions ORDER BY article_id, entity_id",
+        "entity_daily": "SELECT * FROM entity_daily ORDER BY entity_id, day",
+        "feed_state": "SELECT * FROM feed_state ORDER BY source_id",
+        "runs": "SELECT run_id, new_articles FROM runs ORDER BY run_id",
+    }
+    with connect(db, read_only=True) as con:
+        return {t: con.execute(q).fetchall() for t, q in queries_by_table.items()}

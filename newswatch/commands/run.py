@@ -7,7 +7,10 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
+
 from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.errors import NewswatchError
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
@@ -50,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
+    check_config_files(args)
     prepare_prefect_environment()
     if args.quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
@@ -68,15 +72,45 @@ def handle(args: argparse.Namespace) -> int:
             print(f"Serving the offline sample at {base_url}")
         from flows.ingest import ingest  # imports Prefect: keep it off `newswatch --help`
 
-        summary = ingest(
-            sources=str(sources),
-            db=str(settings.db_path),
-            allow_private=allow_private,
-            alerts=str(args.alerts or DEFAULT_ALERTS),
-            alerts_to=list(args.alerts_to),
-        )
+        try:
+            summary = ingest(
+                sources=str(sources),
+                db=str(settings.db_path),
+                allow_private=allow_private,
+                alerts=str(args.alerts or DEFAULT_ALERTS),
+                alerts_to=list(args.alerts_to),
+            )
+        except RuntimeError as exc:  # Prefect's client: "Failed to reach API at URL"
+            if "Failed to reach API" not in str(exc):
+                raise
+            raise NewswatchError(
+                f"{exc}. Start that server, or unset PREFECT_API_URL to run on a temporary "
+                "one; nothing was fetched or written."
+            ) from exc
+        except httpx.TransportError as exc:  # the API went away mid-run, after retries
+            raise NewswatchError(
+                f"lost the Prefect API during the run ({exc}); what was staged or loaded is "
+                "kept and the next run completes it (loads are idempotent)."
+            ) from exc
     print(format_summary(summary, settings.db_path))
-    return 0 if summary["batches_left"] == 0 else 75
+    if summary["batches_left"]:
+        return 75  # EX_TEMPFAIL: the batch is staged, the next run loads it
+    if summary["feeds_polled"] and summary["feeds_failed"] == summary["feeds_polled"]:
+        return 69  # EX_UNAVAILABLE: no source answered
+    return 0
+
+
+def check_config_files(args: argparse.Namespace) -> None:
+    """Refuse a malformed sources, alerts or entities file (ConfigError naming file, line
+    and field) before Prefect starts or anything is written."""
+    from extractors.alerts import load_alert_config
+    from extractors.entities import load_catalogue
+    from extractors.sources import load_sources
+
+    if args.sources is not None or not args.sample:
+        load_sources(args.sources or DEFAULT_SOURCES)
+    load_alert_config(args.alerts or DEFAULT_ALERTS)
+    load_catalogue()
 
 
 def prepare_prefect_environment() -> None:
@@ -103,6 +137,8 @@ def format_summary(summary: dict[str, object], db_path: Path) -> str:
         f"{summary['alerts_failed']} pending retry",
         f"  database          {db_path}  ({summary['load_message']})",
     ]
+    if summary["feeds_polled"] and len(failed) == summary["feeds_polled"]:
+        lines.append(f"  sources reachable 0/{len(failed)}: every source failed (exit 69)")
     for source_id, error in failed:
         lines.append(f"  failed feed       {source_id}: {error}")
     errors = summary["alert_errors"]

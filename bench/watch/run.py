@@ -1,0 +1,295 @@
+"""Watch benchmark: `newswatch watch`'s loop against feeds that publish on a schedule.
+
+    python bench/watch/run.py                       # ~3 min
+    python bench/watch/run.py --publish 60 --idle 20   # quicker
+
+A local server (127.0.0.1, a thread of this process) serves three feeds whose entries a
+scripted publisher adds while the loop runs: busy (every 6 s), steady (every 20 s), quiet
+(every 60 s). The loop (flows.watch.watch, in this process, on Prefect's ephemeral server)
+runs with --min-interval 5 s / --max-interval 120 s, an alert rule for every new story and a
+file channel. Figures:
+
+- alert latency (entry appears in its feed -> its alert line is in the file): median, p95.
+  Scaling: the issue's goal is p95 <= interval + 30 s at a 1-minute min-interval; time is
+  scaled down 12x here (5 s min-interval), so the scaled goal is p95 <= 5 + 2.5 s. The fixed
+  cost of one ingest run (flow run, robots, fetch, extract, load: ~1-3 s) is not scaled.
+- requests per feed per hour for busy / steady / quiet (adaptive: they should differ);
+- CPU (% of one core, this process + the Prefect server child) and RSS of the loop while
+  no feed publishes (idle phase).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from random import Random
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO))
+
+SCHEDULE = {"busy": 6.0, "steady": 20.0, "quiet": 60.0}  # seconds between entries
+MIN_INTERVAL, MAX_INTERVAL = 5.0, 120.0
+SCALE = 60.0 / MIN_INTERVAL
+RULES = """
+[[channel]]
+name = "bench-file"
+url = "file://{path}"
+
+[[rule]]
+name = "every-new-story"
+kind = "new_story"
+channels = ["bench-file"]
+delivery = "immediate"
+on_topic_only = false
+"""
+WORDS = (
+    "shahed geran drone alabuga tatarstan iran russia irgc houthi hezbollah tanker fleet "
+    "treaty missile factory engine launch strike navy port caspian sanction cargo airframe "
+    "warhead battery convoy depot shipment contract pilot radar satellite"
+).split()
+
+
+class Publisher:
+    """Entries per feed with the moment each appeared; request counts per path."""
+
+    def __init__(self, start: datetime) -> None:
+        self.entries: dict[str, list[tuple[str, datetime]]] = {}
+        self.appeared: dict[str, float] = {}  # slug -> monotonic time it appeared
+        self.requests: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.rng = Random(7)
+        for feed, every in SCHEDULE.items():  # a short history at the feed's own pace
+            self.entries[feed] = [
+                (f"{feed}-old-{i}", start - timedelta(seconds=every * i)) for i in range(1, 6)
+            ]
+
+    def publish(self, feed: str, n: int) -> None:
+        slug = f"{feed}-{n}"
+        with self.lock:
+            self.entries[feed].insert(0, (slug, datetime.now(UTC)))
+            self.appeared[slug] = time.monotonic()
+
+    def page(self, slug: str) -> bytes:
+        rng = Random(slug)
+        words = " ".join(rng.choice(WORDS) + str(rng.randint(0, 999)) for _ in range(300))
+        return (
+            f"<html><head><title>{slug}</title></head><body><article><h1>{slug}</h1>"
+            f"<p>Shahed drones from Alabuga: report {slug}.</p><p>{words}</p>"
+            "</article></body></html>"
+        ).encode()
+
+    def feed(self, name: str, base: str) -> bytes:
+        with self.lock:
+            items = "".join(
+                f"<item><title>{slug}</title><link>{base}/{name}/{slug}.html</link>"
+                f"<guid>{slug}</guid><pubDate>{format_datetime(when)}</pubDate></item>"
+                for slug, when in self.entries[name][:30]
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{name}</title><link>{base}/</link>{items}</channel></rss>"
+        ).encode()
+
+    def run(self, seconds: float, stop: threading.Event) -> None:
+        started = time.monotonic()
+        due = dict.fromkeys(SCHEDULE, started)
+        count = Counter[str]()
+        while not stop.is_set() and time.monotonic() - started < seconds:
+            now = time.monotonic()
+            for feed, every in SCHEDULE.items():
+                if now >= due[feed]:
+                    count[feed] += 1
+                    self.publish(feed, count[feed])
+                    due[feed] += every
+            stop.wait(0.05)
+
+
+def handler(publisher: Publisher) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            parts = self.path.strip("/").split("/")
+            publisher.requests[self.path] += 1
+            base = f"http://{self.headers['Host']}"
+            if len(parts) == 2 and parts[1] == "feed.xml" and parts[0] in SCHEDULE:
+                body, ctype, status = publisher.feed(parts[0], base), "application/rss+xml", 200
+            elif len(parts) == 2 and parts[1].endswith(".html"):
+                body, ctype, status = publisher.page(parts[1][:-5]), "text/html", 200
+            else:
+                body, ctype, status = b"not found", "text/plain", 404
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def tail_alerts(path: Path, seen: dict[str, float], stop: threading.Event) -> None:
+    """Record when each alert's link first shows up in the file channel."""
+    offset = 0
+    while not stop.is_set():
+        if path.exists():
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            offset += len(complete)
+            for line in complete.splitlines():
+                link = json.loads(line).get("link", "")
+                slug = link.rsplit("/", 1)[-1].removesuffix(".html")
+                seen.setdefault(slug, time.monotonic())
+        stop.wait(0.05)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--publish", type=float, default=90.0, help="seconds of publishing")
+    parser.add_argument("--idle", type=float, default=25.0, help="seconds of idle measurement")
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-bench-watch-"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+    from flows.watch import StopFlag, WatchOptions, watch
+
+    work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
+    alerts_file = work / "alerts.jsonl"
+    rules = work / "rules.toml"
+    rules.write_text(RULES.format(path=alerts_file))
+    publisher = Publisher(datetime.now(UTC))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(publisher))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    sources = work / "sources.toml"
+    sources.write_text(
+        "".join(
+            f'[[source]]\nid = "{f}"\nname = "{f}"\nurl = "{base}/{f}/feed.xml"\n\n'
+            for f in SCHEDULE
+        )
+    )
+    options = WatchOptions(
+        sources=str(sources),
+        db=str(work / "bench.duckdb"),
+        allow_private=("127.0.0.1",),
+        alerts=str(rules),
+        min_interval=MIN_INTERVAL,
+        max_interval=MAX_INTERVAL,
+        max_sleep=10.0,
+    )
+    stop_flag, stop_threads = StopFlag(), threading.Event()
+    seen: dict[str, float] = {}
+    threading.Thread(
+        target=tail_alerts, args=(alerts_file, seen, stop_threads), daemon=True
+    ).start()
+
+    # warm-up: the first tick starts Prefect's server and ingests the history
+    first_run = threading.Event()
+    marks: dict[str, float] = {}
+
+    def on_run(summary: dict[str, object]) -> None:
+        first_run.set()
+
+    def conductor() -> None:
+        first_run.wait()
+        publish_started = time.monotonic()
+        marks["publish_started"] = publish_started
+        publisher.requests.clear()
+        publisher.run(args.publish, stop_threads)
+        marks["publish_ended"] = time.monotonic()
+        time.sleep(MAX_INTERVAL / 8)  # let the last alerts arrive before the idle window
+        pid = os.getpid()
+        kids = children(pid)
+        before = (cpu_seconds(pid), sum(cpu_seconds(k) for k in kids), time.monotonic())
+        time.sleep(args.idle)
+        after = (cpu_seconds(pid), sum(cpu_seconds(k) for k in kids), time.monotonic())
+        marks["idle_wall"] = after[2] - before[2]
+        marks["idle_cpu_self"] = after[0] - before[0]
+        marks["idle_cpu_children"] = after[1] - before[1]
+        marks["rss_self"] = rss_mb(pid)
+        marks["rss_children"] = sum(rss_mb(k) for k in kids)
+        marks["requests_window"] = time.monotonic() - publish_started
+        stop_flag.set()
+
+    threading.Thread(target=conductor, daemon=True).start()
+    began = time.monotonic()
+    report = watch(options, stop_flag, on_run=on_run)
+    stop_threads.set()
+    server.shutdown()
+
+    latencies = [seen[s] - t for s, t in publisher.appeared.items() if s in seen]
+    missing = [s for s in publisher.appeared if s not in seen]
+    hours = marks["requests_window"] / 3600
+    print(f"watch bench: {report.runs} ingest runs, {len(publisher.appeared)} entries published,"
+          f" {len(latencies)} alerted, {len(missing)} without an alert, "
+          f"{time.monotonic() - began:.0f} s total")  # fmt: skip
+    if latencies:
+        median, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+        goal = MIN_INTERVAL + 30 / SCALE
+        print(f"alert latency (min-interval {MIN_INTERVAL:g} s = 1 min scaled {SCALE:g}x): "
+              f"median {median:.1f} s, p95 {p95:.1f} s, max {max(latencies):.1f} s; "
+              f"scaled goal p95 <= {goal:.1f} s -> p95/goal {p95 / goal:.2f}")  # fmt: skip
+    polls = {f: publisher.requests[f"/{f}/feed.xml"] for f in SCHEDULE}
+    per_hour = {f: n / hours for f, n in polls.items()}
+    print("feed requests per hour (publishing every busy 6 s / steady 20 s / quiet 60 s): "
+          + ", ".join(f"{f} {v:.0f}" for f, v in per_hour.items())
+          + f"; busy/quiet ratio {per_hour['busy'] / max(per_hour['quiet'], 1e-9):.1f}")  # fmt: skip
+    print(f"  x{SCALE:g} (scaled back to real time): "
+          + ", ".join(f"{f} {v / SCALE * 24:.0f}/day" for f, v in per_hour.items()))  # fmt: skip
+    wall = marks["idle_wall"]
+    print(f"idle loop over {wall:.0f} s: CPU {100 * marks['idle_cpu_self'] / wall:.2f} % of a "
+          f"core (this process) + {100 * marks['idle_cpu_children'] / wall:.2f} % (Prefect "
+          f"server child); RSS {marks['rss_self']:.0f} MB + {marks['rss_children']:.0f} MB")  # fmt: skip
+    print(f"reproduce: python bench/watch/run.py --publish {args.publish:g} --idle {args.idle:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""``newswatch status``: last runs, feeds (status, errors, cadence), pending alerts, staged
+batches not loaded yet. Reads the snapshot when a writer holds the database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.errors import WarehouseLocked
+
+if TYPE_CHECKING:
+    from warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "status",
+        help="last runs, feeds with their next poll and cadence, pending alerts, staged batches",
+    )
+    parser.add_argument("--runs", type=int, default=10, help="how many runs to list (10)")
+    add_db_argument(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from warehouse.status_queries import read_status, staged_not_loaded
+
+    settings = settings_from_args(args)
+    now = datetime.now(UTC)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        status = read_status(settings.db_path, now, runs=args.runs)
+    except WarehouseLocked:
+        if not settings.snapshot_path.exists():
+            raise
+        console.print(f"[yellow]database busy: showing the snapshot {settings.snapshot_path}")
+        status = read_status(settings.snapshot_path, now, runs=args.runs)
+    staged = staged_not_loaded(settings.staging_dir)
+    if not settings.db_path.exists():
+        console.print(f"no database yet at {settings.db_path}")
+    for table in (
+        runs_table(status.runs),
+        feeds_table(status.feeds, now),
+        alerts_table(status.pending_alerts),
+        staged_table(staged),
+    ):
+        console.print(table)
+    failing = sum(f.consecutive_failures > 0 for f in status.feeds)
+    console.print(
+        f"{len(status.feeds)} feeds ({failing} failing), {len(status.pending_alerts)} pending "
+        f"alerts, {len(staged)} staged batches not loaded"
+    )
+    return 0
+
+
+def runs_table(runs: Sequence[RunRow]) -> Table:
+    table = Table(
+        "started", "seconds", "feeds", "failed", "unchanged", "new", "on-topic", "loaded",
+        title="Last runs", title_justify="left",
+    )  # fmt: skip
+    for run in runs:
+        took = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+        table.add_row(
+            _when(run.started_at),
+            f"{took:.1f}" if took is not None else "",
+            str(run.feeds_polled),
+            _red_if(run.feeds_failed),
+            str(run.feeds_unchanged),
+            str(run.new_articles),
+            str(run.on_topic_articles),
+            "yes" if run.loaded_at else "[yellow]no",
+        )
+    return table
+
+
+def feeds_table(feeds: Sequence[FeedRow], now: datetime) -> Table:
+    table = Table(
+        "feed", "last", "fails", "last polled", "next poll", "poll every", "publishes every",
+        "polls 24h", "error",
+        title="Feeds", title_justify="left",
+    )  # fmt: skip
+    for feed in feeds:
+        status = feed.last_status or ""
+        if feed.last_http_status:
+            status += f" {feed.last_http_status}"
+        table.add_row(
+            feed.source_id if feed.enabled is not False else f"{feed.source_id} (disabled)",
+            status if feed.consecutive_failures == 0 else f"[red]{status}",
+            _red_if(feed.consecutive_failures),
+            _ago(feed.last_polled_at, now),
+            _in(feed.next_poll_at, now),
+            _span(feed.poll_every_s),
+            _span(feed.publishes_every_s),
+            str(feed.polls_24h),
+            f"[red]{feed.last_error}" if feed.last_error and feed.consecutive_failures else "",
+        )
+    return table
+
+
+def alerts_table(alerts: Sequence[PendingAlert]) -> Table:
+    table = Table(
+        "created", "rule", "kind", "channel", "tries", "next try", "last error",
+        title="Pending alerts", title_justify="left",
+    )  # fmt: skip
+    for alert in alerts:
+        table.add_row(
+            _when(alert.created_at),
+            alert.rule,
+            alert.kind,
+            alert.channel,
+            str(alert.attempts),
+            _when(alert.next_attempt_at),
+            alert.last_error or "",
+        )
+    return table
+
+
+def staged_table(staged: Sequence[StagedRow]) -> Table:
+    table = Table(
+        "batch", "run", "staged", "rows", "problem",
+        title="Staged batches not loaded", title_justify="left",
+    )  # fmt: skip
+    for batch in staged:
+        table.add_row(
+            batch.name,
+            batch.run_id or "",
+            _when(batch.staged_at),
+            str(batch.rows),
+            f"[red]{batch.problem}" if batch.problem else "",
+        )
+    return table
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    return f"{_span(max((now - moment).total_seconds(), 0))} ago" if moment else "never"
+
+
+def _in(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "now"
+    left = (moment - now).total_seconds()
+    return "due" if left <= 0 else f"in {_span(left)}"
+
+
+def _red_if(count: int) -> str:
+    return f"[red]{count}" if count else "0"
