@@ -10,6 +10,7 @@ clamped, and falls back to the entry's stand-in date (fetch time) when nothing e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -67,7 +68,7 @@ def parse_date(value: object, *, now: datetime | None = None) -> datetime | None
     return parsed
 
 
-def date_from_meta(tree: HtmlElement, json_ld_dates: list[str]) -> datetime | None:
+def date_from_meta(tree: HtmlElement, json_ld_dates: Sequence[str]) -> datetime | None:
     """The first plausible publication date stated in JSON-LD or meta tags."""
     for value in json_ld_dates:
         parsed = parse_date(value)
@@ -113,7 +114,7 @@ def date_from_url(url: str | None) -> datetime | None:
 
 
 def page_date(
-    tree: HtmlElement, url: str | None, json_ld_dates: list[str]
+    tree: HtmlElement, url: str | None, json_ld_dates: Sequence[str]
 ) -> tuple[datetime | None, str | None]:
     """The page's publication date and how it was found: page_meta | htmldate | url."""
     found = date_from_meta(tree, json_ld_dates)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extractors.models import FeedEntry, PageFetch
 from extractors.pages import (
@@ -313,3 +315,22 @@ def test_json_ld_headline_entities_are_decoded() -> None:
     body = page("ignored", LONG_PARAGRAPHS, head=head)
     article = extract_article(body, url="https://n.example.com/t")
     assert article.title == 'Trümmer "Geran" found'
+
+
+STATUSES = {"ok", "short", "empty", "paywall", "not_html", "fetch_failed", "error"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=2000).map(lambda t: f"<html><body><p>{t}</p></body></html>".encode()),
+    ),
+    st.sampled_from([None, "text/html", "text/html; charset=bogus", "application/pdf"]),
+)
+def test_any_bytes_give_an_article_with_a_known_status(
+    body: bytes, content_type: str | None
+) -> None:
+    article = extract_article(body, url="https://n.example.com/h", content_type=content_type)
+    assert article.status in STATUSES
+    assert isinstance(article.text, str)

@@ -206,6 +206,18 @@ def test_daily_trends_from_the_rollup_equal_the_base_table_series(
     assert len(rows) > 10
 
 
+def test_trends_accepts_a_unique_prefix_and_lists_ambiguous_ones(
+    sample_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(
+        ["trends", "strategic", "--db", str(sample_db), "--format", "csv"], capsys
+    )
+    ambiguous_code, _, err = run_cli(["trends", "h", "--db", str(sample_db)], capsys)
+    assert code == 0 and out.startswith("period,mentions,articles,stories")
+    assert ambiguous_code == 1
+    assert "hezbollah" in err and "houthis" in err
+
+
 def test_trends_of_an_unknown_entity_says_so(
     sample_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

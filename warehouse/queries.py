@@ -90,6 +90,22 @@ def resolve_entity(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
     return entity if row.fetchone() else None
 
 
+def entity_candidates(
+    con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 10
+) -> list[tuple[str, str]]:
+    """(entity_id, name) of entities whose id or name starts with ``text`` (any case)."""
+    rows = con.execute(
+        """
+        SELECT entity_id, name FROM entities
+        WHERE starts_with(lower(entity_id), lower($q)) OR starts_with(lower(name), lower($q))
+        ORDER BY entity_id
+        LIMIT $limit
+        """,
+        {"q": text, "limit": limit},
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
 def entity_trend(
     con: duckdb.DuckDBPyConnection, entity_id: str, *, bucket: str, since: date
 ) -> duckdb.DuckDBPyRelation:

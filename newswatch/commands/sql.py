@@ -127,12 +127,7 @@ def handle_sql(args: argparse.Namespace) -> int:
 
 def handle_trends(args: argparse.Namespace) -> int:
     with open_reader(args) as con:
-        entity_id = queries.resolve_entity(con, args.entity)
-        if entity_id is None:
-            raise NewswatchError(
-                f'unknown entity {args.entity!r}: try `newswatch sql "SELECT entity_id, '
-                'name FROM entities"`'
-            )
+        entity_id = _pick_entity(con, args.entity)
         since = args.since or _default_since(con)
         relation = queries.entity_trend(con, entity_id, bucket=args.by, since=since)
         write_relation(relation, args.format, args.out)
@@ -159,6 +154,22 @@ def handle_export(args: argparse.Namespace) -> int:
     for name, path in written.items():
         print(f"{name}\t{path}")
     return 0
+
+
+def _pick_entity(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    """An exact id or name, else the only entity whose id or name starts with ``text``."""
+    exact = queries.resolve_entity(con, text)
+    if exact is not None:
+        return exact
+    candidates = queries.entity_candidates(con, text)
+    if len(candidates) == 1:
+        return candidates[0][0]
+    if candidates:
+        listed = ", ".join(f"{eid} ({name})" for eid, name in candidates)
+        raise NewswatchError(f"{text!r} matches several entities: {listed}")
+    raise NewswatchError(
+        f'unknown entity {text!r}: try `newswatch sql "SELECT entity_id, name FROM entities"`'
+    )
 
 
 def _default_since(con: duckdb.DuckDBPyConnection) -> date:

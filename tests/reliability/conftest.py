@@ -23,8 +23,13 @@ from tests.reliability.harness import (
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
+def prefect_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prefect-server")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_server_home: Path) -> Iterator[str]:
+    with prefect_server(prefect_server_home) as url:
         yield url
 
 

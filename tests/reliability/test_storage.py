@@ -1,0 +1,43 @@
+"""Case 40: a damaged database file is reported with recovery steps and never deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newswatch.cli import main
+from newswatch.errors import WarehouseError
+from warehouse.db import connect
+
+
+@pytest.fixture
+def damaged_db(tmp_path: Path) -> Path:
+    db = tmp_path / "news.duckdb"
+    with connect(db) as con:
+        con.execute("CHECKPOINT")
+    data = bytearray(db.read_bytes())
+    data[:4096] = b"\xde\xad\xbe\xef" * 1024  # the file header is gone
+    db.write_bytes(bytes(data))
+    (tmp_path / "news.duckdb.wal").write_bytes(b"not a wal")
+    return db
+
+
+def test_a_damaged_file_is_refused_with_recovery_steps_and_kept(damaged_db: Path) -> None:
+    before = damaged_db.read_bytes()
+    with pytest.raises(WarehouseError) as raised:
+        connect(damaged_db)
+    message = str(raised.value)
+    assert str(damaged_db) in message
+    assert "restore the last snapshot" in message and "keep both files" in message
+    assert damaged_db.read_bytes() == before
+    assert damaged_db.with_name("news.duckdb.wal").read_bytes() == b"not a wal"
+
+
+def test_the_cli_reports_it_in_one_line(
+    damaged_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["sql", "SELECT 1", "--live", "--db", str(damaged_db)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "cannot open" in err and "Traceback" not in err
