@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -62,7 +64,12 @@ def map_chunks(
     suspects: list[int] = []
     while pending:
         failed: list[tuple[int, list[Item], BaseException]] = []
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_context(),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures: dict[Future[list[Result]], tuple[int, list[Item]]] = {
                 pool.submit(func, chunk): (start, chunk) for start, chunk in pending
             }
@@ -93,7 +100,12 @@ def _run_alone(
     on_failure: Callable[[Item, BaseException], Result],
 ) -> Result:
     """One item on a pool of its own: a crash here is this item's own."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=_context(),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         future = pool.submit(func, [item])
         wait([future])
     error = future.exception()
@@ -112,6 +124,26 @@ def _map_in_process(
         except Exception as exc:
             results.append(on_failure(item, exc))
     return results
+
+
+def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
+    """Worker initializer: leave when the process that made the pool is gone.
+
+    A pool's owner killed with SIGKILL cannot shut its workers down; they would wait on
+    their call queue (and keep the forkserver alive) for ever, one set per crashed run.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _context() -> BaseContext:

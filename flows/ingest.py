@@ -134,9 +134,10 @@ def ingest(
         feed_states=tuple(outcome.states),
         sources=tuple(source_list),
         alerts=tuple(raised),
+        entities=catalogue.entities,
     )
     tasks.stage(batch, settings)
-    report = tasks.load(settings, catalogue)
+    report = tasks.load(settings)
     sent = tasks.send_alerts(alert_config, settings)
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)

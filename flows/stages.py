@@ -39,7 +39,6 @@ from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import Settings
 from warehouse import alert_queries, queries
-from warehouse.catalogue import sync_catalogue
 
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")
@@ -257,17 +256,6 @@ def raise_alerts(
     ]
 
 
-def sync_entities(catalogue: Catalogue, settings: Settings) -> None:
-    """Store the catalogue's entities (names, types, sides) for joins and reports."""
-    rows = [
-        {"id": e.id, "name": e.name, "type": e.type, "side": e.side} for e in catalogue.entities
-    ]
-    try:
-        sync_catalogue(settings.db_path, rows, catalogue.version)
-    except WarehouseLocked as exc:
-        log.warning("entity catalogue not stored this run (%s); the next run will", exc)
-
-
 def new_run_id(started_at: datetime) -> str:
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
@@ -290,7 +278,6 @@ __all__ = [
     "raise_alerts",
     "read_feed_states",
     "run_async",
-    "sync_entities",
     "to_records",
     "with_outlets",
 ]

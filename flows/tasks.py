@@ -97,10 +97,8 @@ def send_alerts(config: AlertConfig, settings: Settings) -> SendReport:
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
-def load(settings: Settings, catalogue: Catalogue) -> LoadReport:
+def load(settings: Settings) -> LoadReport:
     report = load_staged(settings.db_path, settings.staging_dir)
-    if not report.locked:
-        stages.sync_entities(catalogue, settings)
     if report.batches_loaded:
         publish_snapshot(settings.db_path, settings.snapshot_path)
     return report

@@ -117,6 +117,10 @@ def watch(
                     on_run(summary)
                 if summary is None:
                     stop.wait(min(FAILED_TICK_PAUSE, options.max_sleep))
+                elif summary["batches_left"] or not summary["feeds_polled"]:
+                    # not loaded (a writer holds the lock) or nothing polled: the stored
+                    # state did not move, so do not spin; the next run loads what is staged
+                    stop.wait(min(options.min_interval, options.max_sleep))
                 continue
             stop.wait(seconds_until(next_due_at(sources, states), now, options.max_sleep))
     return report

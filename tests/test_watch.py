@@ -258,3 +258,20 @@ def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
     assert process.returncode == 0, output
     assert article_count(db) == {"wire": 4}  # resumed: the new entry, nothing twice
     assert table_count(db, "runs") == 2
+
+
+def test_watch_deployment_runs_the_ingest_with_its_cadence_on_an_interval() -> None:
+    import yaml
+
+    from flows.ingest import ingest
+
+    config = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+    [deployment] = [d for d in config["deployments"] if d["name"] == "watch"]
+    assert deployment["entrypoint"] == "flows/ingest.py:ingest"
+    [schedule] = deployment["schedules"]
+    assert schedule["interval"] == 300
+    parameters = deployment["parameters"]
+    assert parameters["respect_cadence"] is True
+    validated = ingest.validate_parameters(parameters)
+    assert validated["min_poll_interval"] == 300 and validated["max_feeds"] == 10
+    assert deployment["concurrency_limit"]["limit"] == 1

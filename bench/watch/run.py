@@ -364,8 +364,8 @@ def print_figures(
             continue
         p95 = percentile(lat, 0.95)
         print(
-            f"  {feed:<6} publishes every {every:>4g} s, cadence "
-            f"{intervals.get(feed, 0):5.1f} s: median {statistics.median(lat):5.1f}  p95 {p95:5.1f}  "
+            f"  {feed:<6} publishes every {every:>4g} s, cadence {intervals.get(feed, 0):5.1f} s: "
+            f"median {statistics.median(lat):5.1f}  p95 {p95:5.1f}  "
             f"(n={len(lat)}; p95/scaled goal {p95 / goal:.2f})"
         )
     if run_seconds:

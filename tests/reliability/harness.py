@@ -208,8 +208,12 @@ def start_ingest(
     crash_at: str | None = None,
     crash_after: float | None = None,
     extra: tuple[str, ...] = (),
-) -> subprocess.Popen[str]:
-    """Start one ``newswatch run`` on ``workdir/news.duckdb``; trace in workdir/trace.txt."""
+) -> subprocess.Popen[bytes]:
+    """Start one ``newswatch run`` on ``workdir/news.duckdb``; trace in workdir/trace.txt.
+
+    Output goes to files, not pipes: a process left behind by a killed run must not be able
+    to hold the test up by keeping a pipe open.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     trace = workdir / "trace.txt"
     trace.unlink(missing_ok=True)
@@ -218,41 +222,62 @@ def start_ingest(
         run_env["NEWSWATCH_CRASH_AT"] = crash_at
     if crash_after is not None:
         run_env["NEWSWATCH_CRASH_AFTER"] = f"{crash_after:.3f}"
-    return subprocess.Popen(
-        ingest_command(workdir, sources, extra),
-        env=run_env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (workdir / "stdout.txt").open("wb") as out, (workdir / "stderr.txt").open("wb") as err:
+        return subprocess.Popen(
+            ingest_command(workdir, sources, extra),
+            env=run_env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=err,
+        )
 
 
-def wait_for_point(workdir: Path, name: str, proc: subprocess.Popen[str], timeout: float) -> None:
+def wait_for_point(workdir: Path, name: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     """Block until the run reaches crash point ``name`` (or fail if it ends first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(point == name for point, _, _ in read_trace(workdir / "trace.txt")):
             return
         if proc.poll() is not None:
-            raise AssertionError(f"run ended before {name}: {proc.stderr.read()[-2000:]}")
+            raise AssertionError(f"run ended before {name}: {read_text(workdir / 'stderr.txt')}")
         time.sleep(0.05)
     raise AssertionError(f"run did not reach {name} within {timeout} s")
 
 
-def finish(proc: subprocess.Popen[str], workdir: Path, started: float, timeout: float) -> RunResult:
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def finish(
+    proc: subprocess.Popen[bytes], workdir: Path, started: float, timeout: float
+) -> RunResult:
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        stdout, stderr = proc.communicate()
+        proc.wait()
     return RunResult(
         proc.returncode,
-        stdout,
-        stderr,
+        read_text(workdir / "stdout.txt"),
+        read_text(workdir / "stderr.txt"),
         read_trace(workdir / "trace.txt"),
         time.monotonic() - started,
     )
+
+
+def survivors(workdir: Path) -> list[int]:
+    """Processes still alive that a run on ``workdir`` started (found by their environment)."""
+    marker = f"NEWSWATCH_CRASH_TRACE={workdir / 'trace.txt'}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def run_ingest(

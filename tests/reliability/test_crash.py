@@ -12,7 +12,11 @@ a send and its "sent" mark, and then with the same idempotency key).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import signal
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from tests.reliability.harness import (
     alert_deliveries,
     fingerprint,
     run_ingest,
+    survivors,
 )
 from warehouse.staging import REJECTED_DIR, staged_batches
 
@@ -66,6 +71,7 @@ class KillOutcome:
     label: str
     killed: bool
     died_after: str
+    orphans: int  # processes of the killed run still alive 5 s later
     db_opened_after_kill: bool
     rerun_code: int
     fingerprint: Fingerprint
@@ -85,6 +91,19 @@ def db_opens(db: Path) -> bool:
     return True
 
 
+def left_behind(workdir: Path, grace: float = 5.0) -> int:
+    """Processes of a killed run (extraction workers, forkserver) still alive after
+    ``grace`` seconds; they are then killed so they cannot disturb the re-run."""
+    deadline = time.monotonic() + grace
+    while survivors(workdir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stuck = survivors(workdir)
+    for pid in stuck:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(stuck)
+
+
 def kill_and_rerun(
     workdir: Path,
     sources: Path,
@@ -94,6 +113,7 @@ def kill_and_rerun(
     crash_after: float | None = None,
 ) -> KillOutcome:
     killed = run_ingest(workdir, sources, env, crash_at=crash_at, crash_after=crash_after)
+    orphans = left_behind(workdir)
     opened = db_opens(workdir / "news.duckdb")
     rerun = run_ingest(workdir, sources, env)
     assert rerun.returncode == 0, f"{label}: re-run failed\n{rerun.stdout}\n{rerun.stderr}"
@@ -103,6 +123,7 @@ def kill_and_rerun(
         label=label,
         killed=killed.returncode == -9,
         died_after=killed.last_point,
+        orphans=orphans,
         db_opened_after_kill=opened,
         rerun_code=rerun.returncode,
         fingerprint=fingerprint(workdir / "news.duckdb"),
@@ -149,7 +170,7 @@ def test_kill_minus_nine_anywhere_then_rerun_converges_to_the_clean_run(
     lost = dup_articles = dup_alert_rows = missing_alerts = repeats = over_twice = 0
     lines = [
         f"{'kill point':<24} {'died after':<18} {'killed':>6} {'opens':>5} {'tables':>6} "
-        f"{'lost':>4} {'dups':>4} {'alerts':>6} {'repeats':>7}"
+        f"{'lost':>4} {'dups':>4} {'alerts':>6} {'repeats':>7} {'orphans':>7}"
     ]
     for o in outcomes:
         fp = o.fingerprint
@@ -176,7 +197,8 @@ def test_kill_minus_nine_anywhere_then_rerun_converges_to_the_clean_run(
         f"never delivered, {repeats} repeated deliveries (same key), "
         f"{sum(o.db_opened_after_kill for o in outcomes)}/{len(outcomes)} DB opens after the "
         f"kill, {sum(o.fingerprint.hashes == expected.hashes for o in outcomes)}/"
-        f"{len(outcomes)} table hashes identical to the clean run "
+        f"{len(outcomes)} table hashes identical to the clean run, "
+        f"{sum(o.orphans for o in outcomes)} orphan processes "
         f"({expected.rows['articles']} articles, {expected.rows['alerts']} alerts)"
     )
     with capsys.disabled():
@@ -184,6 +206,7 @@ def test_kill_minus_nine_anywhere_then_rerun_converges_to_the_clean_run(
     (tmp_path / "crash-table.txt").write_text("\n".join(lines), encoding="utf-8")
 
     assert kills >= 20
+    assert sum(o.orphans for o in outcomes) == 0
     assert all(o.db_opened_after_kill for o in outcomes)
     assert lost == 0 and dup_articles == 0 and dup_alert_rows == 0
     assert missing_alerts == 0
