@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from newswatch.errors import WarehouseError
-from warehouse.schema import CORE_TABLES, OPERATIONS_TABLES
+from warehouse.schema import CORE_TABLES, OPERATIONS_TABLES, TRUST_PROVENANCE
 from warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
 
 
@@ -29,6 +29,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "operations_tables", OPERATIONS_TABLES),
     Migration(3, "trend_views", TREND_OBJECTS),
     Migration(4, "entity_daily_rollup", ENTITY_DAILY),
+    Migration(5, "trust_provenance", TRUST_PROVENANCE),
 )
 
 _VERSION_TABLE = """

@@ -164,3 +164,22 @@ OPERATIONS_TABLES = (
     )
     """,
 )
+
+# migration 5: trust and provenance (issue 11) and catalogue versions (issue 5's rematch)
+TRUST_PROVENANCE = (
+    """
+    CREATE TABLE catalogue_versions (
+        version     VARCHAR PRIMARY KEY,
+        path        VARCHAR,
+        entities    INTEGER NOT NULL DEFAULT 0,
+        recorded_at TIMESTAMPTZ NOT NULL,
+        recorded_by VARCHAR NOT NULL DEFAULT 'run',
+        summary     VARCHAR
+    )
+    """,
+    "ALTER TABLE articles ADD COLUMN date_confidence VARCHAR",
+    "ALTER TABLE articles ADD COLUMN date_flag VARCHAR",
+    "ALTER TABLE runs ADD COLUMN settings_json VARCHAR",
+    "ALTER TABLE runs ADD COLUMN package_versions VARCHAR",
+    "ALTER TABLE emerging_terms ADD COLUMN outlet_names VARCHAR[]",
+)

@@ -265,6 +265,7 @@ def main() -> int:
     alerts_file = work / "alerts.jsonl"
     rules = work / "rules.toml"
     rules.write_text(RULES.format(path=alerts_file))
+    warm_up(work)
     publisher = Publisher(datetime.now(UTC))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler(publisher))
     server.daemon_threads = True
@@ -329,6 +330,16 @@ def main() -> int:
     return 0
 
 
+def warm_up(work: Path) -> None:
+    """Start Prefect's ephemeral server before the feeds' history is stamped, so the first
+    cadence is not stretched by the server's start-up time."""
+    from flows.ingest import ingest
+
+    empty = work / "no-sources.toml"
+    empty.write_text("# no sources: only starts Prefect and creates the database\n")
+    ingest(sources=str(empty), db=str(work / "bench.duckdb"))
+
+
 def current_intervals(db: Path) -> dict[str, float]:
     from warehouse.queries import feed_states
 
@@ -362,11 +373,12 @@ def print_figures(
         ]
         if not lat:
             continue
-        p95 = percentile(lat, 0.95)
+        p95, cadence = percentile(lat, 0.95), intervals.get(feed, 0.0)
         print(
-            f"  {feed:<6} publishes every {every:>4g} s, cadence {intervals.get(feed, 0):5.1f} s: "
-            f"median {statistics.median(lat):5.1f}  p95 {p95:5.1f}  "
-            f"(n={len(lat)}; p95/scaled goal {p95 / goal:.2f})"
+            f"  {feed:<6} publishes every {every:>4g} s, cadence {cadence:5.1f} s: "
+            f"median {statistics.median(lat):5.1f}  p95 {p95:5.1f}  (n={len(lat)}); "
+            f"p95 - cadence {p95 - cadence:5.1f} s (goal <= 30 s unscaled, {30 / SCALE:g} s "
+            "scaled)"
         )
     if run_seconds:
         print(
