@@ -160,6 +160,8 @@ class ArticleRecord:
     http_status: int | None = None
     final_url: str | None = None
     story_signature: tuple[int, ...] = ()  # MinHash values for near-duplicate grouping
+    date_confidence: str | None = None  # high | medium | low (extractors/date_trust.py)
+    date_flag: str | None = None  # future | too_old | before_outlet | None (plausible)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ class RunRecord:
     errors: tuple[str, ...] = ()
     catalogue_version: str | None = None
     timings: tuple[tuple[str, float], ...] = ()  # (stage, seconds), e.g. ("fetch", 12.3)
+    settings_json: str | None = None  # the settings that shape results, as JSON
+    package_versions: str | None = None  # JSON {package: version} of the key libraries
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,19 @@ class EntityRecord:
 
 
 @dataclass(frozen=True)
+class EmergingTermRecord:
+    """One candidate new name seen in one run's on-topic articles (table ``emerging_terms``)."""
+
+    term: str
+    run_id: str
+    count: int
+    outlets: int
+    example: str | None
+    first_seen_at: datetime
+    outlet_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class IngestBatch:
     """Everything one run loads, in one transaction."""
 
@@ -230,3 +247,4 @@ class IngestBatch:
     # the catalogue the run matched with (upserted, stamped with run.catalogue_version);
     # any objects with id, name, type and side will do, e.g. extractors.entities.Entity
     entities: tuple[EntityRecord, ...] = ()
+    emerging_terms: tuple[EmergingTermRecord, ...] = ()  # candidate new names of this run

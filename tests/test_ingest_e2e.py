@@ -124,7 +124,8 @@ def test_ingest_stores_mentions_of_named_entities(first_run: tuple[Path, Path, d
         names = {
             row[0]
             for row in con.execute(
-                "select distinct e.name from mentions m join entities e on e.entity_id = m.entity_id"
+                "select distinct e.name from mentions m "
+                "join entities e on e.entity_id = m.entity_id"
             ).fetchall()
         }
         corpus_hits = con.execute(

@@ -13,6 +13,8 @@ How each table loads (re-loading a batch changes nothing):
     runs         upsert on run_id (load counters kept from the first load)
     alerts       outbox rows, insert-if-new on alert_id / (rule, story_id, channel), pending
     entities     upsert on entity_id (the batch's catalogue, or ``load_entities``)
+    emerging_terms      insert-if-new on (term, run_id)
+    catalogue_versions  insert-if-new on version (the run's catalogue_version)
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int,
             con.execute(_DELETE_ENTITY_DAYS, touched)
             con.execute(_INSERT_ENTITY_DAYS, touched)
         run(_INSERT_ALERTS, "alerts")
+        run(_INSERT_EMERGING_TERMS, "emerging_terms")
+        run(_INSERT_CATALOGUE_VERSION, "runs", now=now)
         articles_added = _count(con, "articles") - articles_before
         mentions_added = _count(con, "mentions") - mentions_before
         run(
@@ -385,5 +389,23 @@ INSERT INTO alerts (alert_id, rule, kind, story_id, channel, delivery, article_i
 SELECT alert_id, rule, kind, story_id, channel, delivery, article_id, created_at,
        'pending', 0, created_at, alert_id, payload_json
 FROM read_parquet($file)
+ON CONFLICT DO NOTHING
+"""
+
+_INSERT_EMERGING_TERMS = """
+INSERT INTO emerging_terms BY NAME
+SELECT * FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY term, run_id) = 1
+ON CONFLICT DO NOTHING
+"""
+
+_INSERT_CATALOGUE_VERSION = """
+INSERT INTO catalogue_versions (version, entities, recorded_at, recorded_by)
+SELECT catalogue_version,
+       (SELECT count(*) FROM entities AS e WHERE e.catalogue_version = r.catalogue_version),
+       $now, 'run'
+FROM read_parquet($file) AS r
+WHERE catalogue_version IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY catalogue_version) = 1
 ON CONFLICT DO NOTHING
 """

@@ -57,6 +57,8 @@ SCHEMAS: dict[str, pa.Schema] = {
                 pa.list_(pa.struct([("stage", pa.string()), ("seconds", pa.float64())])),
             ),
             ("staged_at", _TS),
+            ("settings_json", pa.string()),
+            ("package_versions", pa.string()),
         ]
     ),
     "sources": pa.schema(
@@ -132,6 +134,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("final_url", pa.string()),
             ("story_signature", pa.list_(pa.uint64())),
             ("run_id", pa.string()),
+            ("date_confidence", pa.string()),
+            ("date_flag", pa.string()),
         ]
     ),
     "alerts": pa.schema(
@@ -163,6 +167,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("first_offset", pa.int32()),
             ("snippet", pa.string()),
             ("alias", pa.string()),
+        ]
+    ),
+    "emerging_terms": pa.schema(
+        [
+            ("term", pa.string()),
+            ("run_id", pa.string()),
+            ("count", pa.int32()),
+            ("outlets", pa.int32()),
+            ("example", pa.string()),
+            ("first_seen_at", _TS),
+            ("outlet_names", pa.list_(pa.string())),
         ]
     ),
 }
@@ -267,6 +282,10 @@ def _table_rows(batch: IngestBatch, staged_at: datetime) -> dict[str, list[dict[
         "mentions": [_plain(m) for m in batch.mentions],
         "alerts": [dict(a.__dict__) for a in getattr(batch, "alerts", ())],
         "entities": [_entity_row(e) for e in getattr(batch, "entities", ())],
+        "emerging_terms": [
+            {**t.__dict__, "outlet_names": list(t.outlet_names)}
+            for t in getattr(batch, "emerging_terms", ())
+        ],
     }
 
 
