@@ -148,8 +148,10 @@ def test_snippet_is_the_sentence_trimmed_to_240(matcher: Matcher) -> None:
 
 
 def test_on_topic_rules(matcher: Matcher) -> None:
-    specific = matcher.match("Alabuga is expanding.")
+    specific = matcher.match("The Alabuga drone plant is expanding.")
     assert (specific.on_topic, specific.rule) == (True, "topic_specific")
+    restaurant = matcher.match("Alabuga, the new Tatar restaurant, serves dumplings.")
+    assert (restaurant.on_topic, restaurant.mentions) == (False, ())
     pair = matcher.match("Russia and Iran held talks.")
     assert (pair.on_topic, pair.rule) == (True, "russia_and_iran_side")
     proxy = matcher.match("Moscow hosted Hamas leaders.")
