@@ -180,16 +180,25 @@ def test_readme_commands_run_sample_and_query(tmp_path: Path) -> None:
     env.pop("PREFECT_API_URL", None)
     db = tmp_path / "data" / "newswatch.duckdb"
     cli = [sys.executable, "-m", "newswatch.cli"]
+    alerts = tmp_path / "alerts.jsonl"
+    run_sample = [*cli, "run", "--sample", "--quiet", "--db", str(db)]
+    run_sample += ["--alerts-to", f"file://{alerts}"]
     run = subprocess.run(
-        [*cli, "run", "--sample", "--quiet", "--db", str(db)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
+        run_sample, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "new articles" in run.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        stories = con.execute(
+            "select count(distinct story_id) from articles where on_topic"
+        ).fetchone()
+    lines = alerts.read_text().splitlines()
+    assert stories is not None and len(lines) == stories[0] > 0  # one per new on-topic story
+    rerun = subprocess.run(
+        run_sample, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert alerts.read_text().splitlines() == lines  # none on a re-run
     sql = subprocess.run(
         [*cli, "sql", "select count(*) as n from articles", "--format", "json", "--db", str(db)],
         env=env,
