@@ -20,7 +20,7 @@ from typing import Any
 from extractors.models import AlertRecord, ArticleRecord, MentionRecord
 from newswatch.errors import ConfigError
 
-RULE_KINDS = frozenset({"new_story", "first_seen"})
+RULE_KINDS = frozenset({"new_story", "first_seen", "feed_health"})
 DELIVERIES = frozenset({"immediate", "digest"})
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SNIPPET_CHARS = 280
@@ -348,7 +348,9 @@ def _rule(table: dict[str, Any], channels: set[str], where: _Where) -> Rule:
 def render_alert(payload: Mapping[str, Any]) -> tuple[str, str]:
     """Title and plain-text body of one immediate alert."""
     entities = ", ".join(payload.get("entities") or []) or "-"
-    if payload.get("entity"):
+    if payload.get("kind") == "feed_health":
+        title = str(payload.get("headline", "Feed health"))
+    elif payload.get("entity"):
         title = f"First mention of {payload['entity']}: {payload.get('headline', '')}"
     else:
         title = f"New story: {payload.get('headline', '')}"

@@ -8,12 +8,28 @@ new name); the rest are ranked by how many outlets use them, then by frequency.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from extractors.derive import alias_index, rank_candidates
 from extractors.entities import Catalogue
 from extractors.matcher import Matcher
+from extractors.models import ArticleRecord, EmergingTermRecord
+
+MAX_TERMS_PER_RUN = 100
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'-]+\b")
+# single capitalised words ending so are nationality adjectives ("European", "Western")
+_ADJECTIVE_SUFFIXES = ("ian", "ean", "ern", "ese", "ish", "can")
+
+
+def _common_word(term: str, kinds: Mapping[str, int], lowercase_words: set[str]) -> bool:
+    """A lone capitalised word that the same texts also write in lower case ("Analysts",
+    "Every") or that reads as an adjective of nationality: sentence starts, not names."""
+    if " " in term or kinds.get("ngram", 0) < sum(kinds.values()) or not term.isalpha():
+        return False
+    return term.lower() in lowercase_words or term.lower().endswith(_ADJECTIVE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,7 @@ def emerging_terms(
     matcher = matcher or Matcher(catalogue)
     known = alias_index(catalogue)
     numbered = [(f"{index}\x1f{outlet}", text) for index, (outlet, text) in enumerate(docs)]
+    lowercase_words = {word for _, text in docs for word in _LOWER_WORD.findall(text)}
     terms = []
     for key, tally in rank_candidates(numbered).items():
         if key in known or (key.endswith("s") and key[:-1] in known):
@@ -43,9 +60,36 @@ def emerging_terms(
         if count < min_count:
             continue
         term = sorted(tally.forms.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        if matcher.match(term).mentions:
+        if matcher.match(term).mentions or _common_word(term, tally.kinds, lowercase_words):
             continue
         outlets = tuple(sorted({doc.split("\x1f", 1)[1] for doc in tally.docs}))
         terms.append(Term(term, count, outlets, tally.example))
     terms.sort(key=lambda term: (-len(term.outlets), -term.count, term.term.lower(), term.term))
     return terms
+
+
+def emerging_term_records(
+    articles: Sequence[ArticleRecord],
+    catalogue: Catalogue,
+    run_id: str,
+    seen_at: datetime,
+    *,
+    limit: int = MAX_TERMS_PER_RUN,
+    matcher: Matcher | None = None,
+) -> list[EmergingTermRecord]:
+    """The run's emerging terms: candidates in its on-topic articles, best ``limit`` kept."""
+    docs = [(a.outlet, a.text) for a in articles if a.on_topic and a.text]
+    if not docs:
+        return []
+    return [
+        EmergingTermRecord(
+            term=term.term,
+            run_id=run_id,
+            count=term.count,
+            outlets=len(term.outlets),
+            example=term.example or None,
+            first_seen_at=seen_at,
+            outlet_names=term.outlets,
+        )
+        for term in emerging_terms(docs, catalogue, matcher=matcher)[:limit]
+    ]

@@ -16,6 +16,7 @@ class Source:
     language: str | None = None
     kind: str = "rss"  # rss | atom | gnews | gdelt | sitemap
     enabled: bool = True
+    sitemap: str | None = None  # sitemap or sitemap index URL (newswatch backfill)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class ArticleRecord:
     story_signature: tuple[int, ...] = ()  # MinHash values for near-duplicate grouping
     date_confidence: str | None = None  # high | medium | low (extractors/date_trust.py)
     date_flag: str | None = None  # future | too_old | before_outlet | None (plausible)
+    relevance_rule: str | None = None  # the catalogue rule that decided on_topic
 
 
 @dataclass(frozen=True)

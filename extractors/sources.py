@@ -1,7 +1,8 @@
 """Load the source catalogue (``seeds/sources.toml``): ``[[source]]`` tables -> Source records.
 
-Each table has ``id``, ``name``, ``url`` (required), ``language``, ``kind`` and ``enabled``
-(optional). An optional ``[catalogue]`` table carries free metadata (version, notes).
+Each table has ``id``, ``name``, ``url`` (required), ``language``, ``kind``, ``enabled`` and
+``sitemap`` (optional; the sitemap or sitemap index ``newswatch backfill`` reads). An
+optional ``[catalogue]`` table carries free metadata (version, notes).
 Any problem raises ``ConfigError`` naming the file, the line and the field. ``{{BASE}}``
 in a URL is left as is: the offline sample substitutes its server's address.
 """
@@ -20,7 +21,7 @@ from newswatch.errors import ConfigError
 
 KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})
 REQUIRED = ("id", "name", "url")
-OPTIONAL = {"language": str, "kind": str, "enabled": bool}
+OPTIONAL = {"language": str, "kind": str, "enabled": bool, "sitemap": str}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 BASE_PLACEHOLDER = "{{BASE}}"
@@ -119,6 +120,12 @@ def _source_from_table(table: dict[str, Any], index: int, where: _Where) -> Sour
     language = table.get("language")
     if language is not None and not LANGUAGE_PATTERN.match(language):
         raise where.error(index, "language", f"'{language}' is not a language code like 'en'")
+    sitemap = table.get("sitemap")
+    if sitemap is not None:
+        sitemap = sitemap.strip()
+        problem = url_problem(sitemap)
+        if problem:
+            raise where.error(index, "sitemap", problem)
     return Source(
         id=source_id,
         name=table["name"].strip(),
@@ -126,6 +133,7 @@ def _source_from_table(table: dict[str, Any], index: int, where: _Where) -> Sour
         language=language,
         kind=kind,
         enabled=table.get("enabled", True),
+        sitemap=sitemap,
     )
 
 

@@ -16,8 +16,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from extractors.alerts import load_alert_config
+from extractors.emerging import emerging_term_records
 from extractors.entities import load_catalogue
 from extractors.models import IngestBatch, RunRecord
+from extractors.provenance import package_versions, settings_json
 from extractors.sources import load_sources
 from flows import stages, tasks
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
@@ -111,6 +113,9 @@ def ingest(
 
     records, mentions = stages.to_records(judged, stages.with_outlets(source_list), started_at)
     raised = tasks.raise_alerts(alert_config, records, mentions, catalogue, settings)
+    raised += stages.feed_health_alerts(
+        alert_config, outcome.states, source_list, records, settings
+    )
     failed = tuple((p.source_id, p.error or "error") for p in polls if p.status == "error")
     run = RunRecord(
         run_id=stages.new_run_id(started_at),
@@ -125,6 +130,8 @@ def ingest(
         mentions=len(mentions),
         errors=tuple(f"{source}: {error}" for source, error in failed),
         catalogue_version=catalogue.version,
+        settings_json=settings_json(settings),
+        package_versions=package_versions(),
     )
     batch = IngestBatch(
         run=run,
@@ -135,6 +142,7 @@ def ingest(
         sources=tuple(source_list),
         alerts=tuple(raised),
         entities=catalogue.entities,
+        emerging_terms=tuple(emerging_term_records(records, catalogue, run.run_id, started_at)),
     )
     tasks.stage(batch, settings)
     report = tasks.load(settings)

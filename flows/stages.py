@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
+from extractors.date_trust import date_confidence, date_flag
 from extractors.dedup import StoryIndex, signature
 from extractors.entities import Catalogue
 from extractors.feed_state import due_sources, next_state
+from extractors.health import health_alerts, judge_feed
 from extractors.http import Fetcher
 from extractors.matcher import Matcher
 from extractors.models import (
@@ -38,7 +40,7 @@ from extractors.pool import extract_many
 from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import Settings
-from warehouse import alert_queries, queries
+from warehouse import alert_queries, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")
@@ -218,6 +220,9 @@ def to_records(
                 http_status=item.page.http_status,
                 final_url=item.page.final_url,
                 story_signature=item.signature,
+                date_confidence=date_confidence(a.date_method),
+                date_flag=date_flag(a.published_at, first_seen_at),
+                relevance_rule=item.match.rule,
             )
         )
         mentions.extend(
@@ -256,6 +261,35 @@ def raise_alerts(
     ]
 
 
+def feed_health_alerts(
+    config: AlertConfig,
+    states: Sequence[FeedState],
+    sources: Sequence[Source],
+    articles: Sequence[ArticleRecord],
+    settings: Settings,
+) -> list[AlertRecord]:
+    """``feed_health`` alerts for the polled feeds that keep failing or went quiet; the
+    outbox keeps one per (rule, episode, channel). Polling itself is not changed."""
+    now = datetime.now(UTC)
+    try:
+        histories = health_queries.feed_histories(settings.db_path)
+    except WarehouseLocked as exc:
+        log.warning("feed history unavailable (%s); judging failures only", exc)
+        histories = {}
+    verdicts = []
+    for state in states:
+        history = histories.get(state.source_id)
+        mine = [a for a in articles if a.source_id == state.source_id]
+        dates = [*(history.entry_dates if history else ())]
+        dates += [a.published_at for a in mine if a.date_method == "feed" and a.published_at]
+        seen = [a.first_seen_at for a in mine]
+        if history and history.last_new_at:
+            seen.append(history.last_new_at)
+        verdicts.append(judge_feed(state, dates, max(seen, default=None), now))
+    available = {c.name for c in config.channels if c.resolve(os.environ)}
+    return health_alerts(config, verdicts, sources, available, now)
+
+
 def new_run_id(started_at: datetime) -> str:
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
@@ -270,6 +304,7 @@ __all__ = [
     "Judged",
     "PollOutcome",
     "extract",
+    "feed_health_alerts",
     "fetch",
     "judge",
     "new_entries",

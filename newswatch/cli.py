@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "newswatch.commands.alerts",
     "newswatch.commands.watch",
     "newswatch.commands.status",
+    "newswatch.commands.backfill",
+    "newswatch.commands.why",
 )
 
 

@@ -107,7 +107,8 @@ def load_staged(
     notes: list[str] = []
     articles_added = mentions_added = rejected = 0
     try:
-        for path in pending:
+        # list again under the lock: an overlapping run may have loaded (moved) some meanwhile
+        for path in staged_batches(staging_dir):
             try:
                 staged = read_staged(path)
             except WarehouseError as exc:
@@ -332,6 +333,7 @@ QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
 ON CONFLICT (article_id) DO UPDATE SET
     relevance = excluded.relevance,
     on_topic = excluded.on_topic,
+    relevance_rule = excluded.relevance_rule,
     story_id = coalesce(articles.story_id, excluded.story_id)
 """
 

@@ -122,6 +122,8 @@ def _article(
         story_id=story,
         relevance=round(0.5 + 0.1 * len(entity_ids), 2),
         on_topic=True,
+        date_confidence="high",
+        relevance_rule="sample",
         guid=url,
         http_status=200,
         final_url=url,

@@ -179,6 +179,7 @@ TRUST_PROVENANCE = (
     """,
     "ALTER TABLE articles ADD COLUMN date_confidence VARCHAR",
     "ALTER TABLE articles ADD COLUMN date_flag VARCHAR",
+    "ALTER TABLE articles ADD COLUMN relevance_rule VARCHAR",
     "ALTER TABLE runs ADD COLUMN settings_json VARCHAR",
     "ALTER TABLE runs ADD COLUMN package_versions VARCHAR",
     "ALTER TABLE emerging_terms ADD COLUMN outlet_names VARCHAR[]",

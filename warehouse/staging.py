@@ -136,6 +136,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("run_id", pa.string()),
             ("date_confidence", pa.string()),
             ("date_flag", pa.string()),
+            ("relevance_rule", pa.string()),
         ]
     ),
     "alerts": pa.schema(

@@ -298,17 +298,27 @@ def main() -> int:
     run_seconds: list[float] = []
     intervals: dict[str, float] = {}
 
+    latest: dict[str, float] = {}
+
     def on_run(summary: dict[str, object]) -> None:
+        # the loop's thread, between runs: no other connection to the file is open
+        latest.update(current_intervals(Path(str(options.db))))
         if first_run.is_set():
             run_seconds.append(float(summary["seconds"]))  # type: ignore[arg-type]
         first_run.set()
 
     def conductor() -> None:
+        try:
+            measure()
+        finally:
+            stop.set()
+
+    def measure() -> None:
         first_run.wait()  # warm-up: Prefect's server is up, the history is ingested
         marks["publish_started"] = time.monotonic()
         publisher.requests.clear()
         publisher.run(args.publish, stop_threads)
-        intervals.update(current_intervals(Path(str(options.db))))  # at the end of publishing
+        intervals.update(latest)  # the cadences at the end of publishing
         stop.kids[:] = children(os.getpid())
         marks["idle_runs_before"] = len(run_seconds)
         stop.metering = True

@@ -8,9 +8,18 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+import duckdb
+from rich.console import Console
+from rich.progress import Progress
+
 from extractors.derive import derive_review
 from extractors.entities import load_catalogue
 from extractors.matcher import Matcher
+from extractors.rematch import RematchResult, rematch_batch
+from newswatch.commands.common import add_db_argument, settings_from_args
+from warehouse import rematch as rematch_store
+from warehouse.db import connect
+from warehouse.emerging_queries import ranked_emerging_terms
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +64,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_catalogue_argument(check)
     check.set_defaults(handler=run_check)
+
+    emerging = commands.add_parser(
+        "emerging",
+        help="list emerging terms (names in on-topic articles the catalogue lacks)",
+        description=(
+            "Candidate new names stored by each run, ranked by outlet spread, frequency and "
+            "growth (last 7 days before the newest run against the 7 days before)."
+        ),
+    )
+    emerging.add_argument("--limit", type=int, default=30, help="show at most N terms")
+    emerging.add_argument("--format", choices=("table", "json"), default="table")
+    add_db_argument(emerging)
+    emerging.set_defaults(handler=run_emerging)
+
+    rematch = commands.add_parser(
+        "rematch",
+        help="re-apply the catalogue to stored articles and print what changed",
+        description=(
+            "Match every stored article's text again with the catalogue, replace its "
+            "mentions, relevance and on-topic verdict in one transaction, record the "
+            "catalogue version, and print mentions added/removed per entity and the "
+            "articles that flipped on or off topic."
+        ),
+    )
+    _add_catalogue_argument(rematch)
+    add_db_argument(rematch)
+    rematch.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
+    rematch.add_argument(
+        "--show", type=int, default=20, help="list at most N flipped articles per direction"
+    )
+    rematch.set_defaults(handler=run_rematch)
 
 
 def _add_catalogue_argument(parser: argparse.ArgumentParser) -> None:
@@ -132,3 +172,80 @@ def run_check(args: argparse.Namespace) -> int:
         f"{matcher.pattern_count} patterns, version {catalogue.version[:12]}"
     )
     return 0
+
+
+def run_emerging(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    rows = ranked_emerging_terms(settings.db_path, limit=max(args.limit, 1))
+    if args.format == "json":
+        for row in rows:
+            payload = {**row.__dict__, "outlet_names": list(row.outlet_names)}
+            print(json.dumps(payload, ensure_ascii=False, default=str))
+        return 0
+    if not rows:
+        print("no emerging terms stored yet (they come from on-topic articles of each run)")
+        return 0
+    print(f"{'rank':>4}  {'outlets':>7}  {'count':>5}  {'runs':>4}  {'growth':>6}  term / example")
+    for rank, row in enumerate(rows, start=1):
+        example = (row.example or "").replace("\n", " ")
+        if len(example) > 100:
+            example = example[:99] + "…"
+        print(
+            f"{rank:>4}  {row.outlets:>7}  {row.count:>5}  {row.runs:>4}  "
+            f"{row.growth:>6.1f}  {row.term}\n{'':>34}{example}"
+        )
+    return 0
+
+
+def run_rematch(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    catalogue = load_catalogue(args.catalogue)
+    matcher = Matcher(catalogue)
+    result = RematchResult()
+    with connect(settings.db_path) as con:
+        total = rematch_store.article_count(con)
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("rematching", total=total)
+            for batch in rematch_store.stored_articles(con):
+                rematch_batch(batch, matcher, result)
+                progress.update(task, advance=len(batch))
+        if not args.dry_run:
+            rematch_store.write_rematch(con, result, catalogue)
+        titles = _titles(con, [*result.now_on_topic, *result.now_off_topic])
+    _print_diff(result, matcher, titles, args.show)
+    verb = "would record" if args.dry_run else "recorded"
+    print(f"catalogue {catalogue.version[:12]} ({len(catalogue.entities)} entities) {verb}")
+    return 0
+
+
+def _titles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, str]:
+    if not article_ids:
+        return {}
+    rows = con.execute(
+        "SELECT article_id, coalesce(title, url) FROM articles WHERE article_id IN "
+        "(SELECT unnest($ids))",
+        {"ids": article_ids},
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def _print_diff(result: RematchResult, matcher: Matcher, titles: dict[str, str], show: int) -> None:
+    names = {entity.id: entity.name for entity in matcher.catalogue.entities}
+    print(f"rematched {result.articles} articles: {len(result.mentions)} mentions")
+    if not result.changed:
+        print("no change: every article keeps its entities and verdict")
+        return
+    entities = sorted(set(result.added) | set(result.removed))
+    print(f"{'entity':<40}  {'added':>6}  {'removed':>7}")
+    for entity_id in entities:
+        label = f"{entity_id} ({names[entity_id]})" if entity_id in names else entity_id
+        print(
+            f"{label:<40}  {result.added[entity_id]:>+6}  {'-' + str(result.removed[entity_id]):>7}"
+        )
+    for heading, ids in (
+        ("now on topic", result.now_on_topic),
+        ("now off topic", result.now_off_topic),
+    ):
+        print(f"{heading}: {len(ids)} article(s)")
+        for article_id in ids[:show]:
+            print(f"  {article_id[:12]}  {titles.get(article_id, '')}")

@@ -6,7 +6,8 @@ only) so that each one, on entry, appends ``<name> <monotonic seconds>`` to the 
 sends itself SIGKILL at the n-th hit (``delay`` seconds later, from a timer thread, so the
 kill lands inside the operation). ``$NEWSWATCH_CRASH_AFTER=<seconds>`` kills at a wall-clock
 offset instead, and ``$NEWSWATCH_FAIL_AT=<name>:<n>:<ERRNO>`` raises that OSError there
-(e.g. ``stage-write:3:ENOSPC``, a disk filling up while staging). SIGKILL from inside is
+(e.g. ``stage-write:3:ENOSPC``, a disk filling up while staging);
+``$NEWSWATCH_PAUSE_AT=<name>:<path>`` waits there until ``path`` exists. SIGKILL from inside is
 the same as ``kill -9`` from outside: no handler, no flush, no cleanup runs.
 """
 
@@ -37,6 +38,12 @@ def _die_after(seconds: float) -> None:
     timer.start()
 
 
+def _wait_for_file(path: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def crash_point(name: str) -> None:
     """Record that ``name`` was reached; die here if this is the configured point."""
     with _lock:
@@ -52,6 +59,9 @@ def crash_point(name: str) -> None:
     if len(fail) == 3 and fail[0] == name and int(fail[1]) == hit:
         code = getattr(errno, fail[2])
         raise OSError(code, os.strerror(code))
+    pause = os.environ.get("NEWSWATCH_PAUSE_AT", "").split(":", 1)
+    if len(pause) == 2 and pause[0] == name:
+        _wait_for_file(pause[1])
     target = os.environ.get("NEWSWATCH_CRASH_AT", "")
     if not target:
         return

@@ -208,6 +208,7 @@ def start_ingest(
     crash_at: str | None = None,
     crash_after: float | None = None,
     extra: tuple[str, ...] = (),
+    tag: str = "",
 ) -> subprocess.Popen[bytes]:
     """Start one ``newswatch run`` on ``workdir/news.duckdb``; trace in workdir/trace.txt.
 
@@ -222,7 +223,8 @@ def start_ingest(
         run_env["NEWSWATCH_CRASH_AT"] = crash_at
     if crash_after is not None:
         run_env["NEWSWATCH_CRASH_AFTER"] = f"{crash_after:.3f}"
-    with (workdir / "stdout.txt").open("wb") as out, (workdir / "stderr.txt").open("wb") as err:
+    out_path, err_path = workdir / f"stdout{tag}.txt", workdir / f"stderr{tag}.txt"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
         return subprocess.Popen(
             ingest_command(workdir, sources, extra),
             env=run_env,
@@ -249,7 +251,7 @@ def read_text(path: Path) -> str:
 
 
 def finish(
-    proc: subprocess.Popen[bytes], workdir: Path, started: float, timeout: float
+    proc: subprocess.Popen[bytes], workdir: Path, started: float, timeout: float, tag: str = ""
 ) -> RunResult:
     try:
         proc.wait(timeout=timeout)
@@ -258,8 +260,8 @@ def finish(
         proc.wait()
     return RunResult(
         proc.returncode,
-        read_text(workdir / "stdout.txt"),
-        read_text(workdir / "stderr.txt"),
+        read_text(workdir / f"stdout{tag}.txt"),
+        read_text(workdir / f"stderr{tag}.txt"),
         read_trace(workdir / "trace.txt"),
         time.monotonic() - started,
     )
@@ -289,13 +291,14 @@ def run_ingest(
     crash_after: float | None = None,
     extra: tuple[str, ...] = (),
     timeout: float = 300,
+    tag: str = "",
 ) -> RunResult:
     """One ``newswatch run`` in a subprocess, to its end (or its crash point)."""
     started = time.monotonic()
     proc = start_ingest(
-        workdir, sources, env, crash_at=crash_at, crash_after=crash_after, extra=extra
+        workdir, sources, env, crash_at=crash_at, crash_after=crash_after, extra=extra, tag=tag
     )
-    return finish(proc, workdir, started, timeout)
+    return finish(proc, workdir, started, timeout, tag)
 
 
 # What a run stores, without what legitimately differs between runs (times, run ids).

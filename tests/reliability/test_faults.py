@@ -53,8 +53,11 @@ def test_a_held_database_leaves_the_batch_staged_and_the_next_run_loads_it(
     run_env: dict[str, str], sites_sources: Path, clean_run: CleanRun, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "locked"
+    go = tmp_path / "go"  # the run waits before staging until the holder has the file
     started = time.monotonic()
-    run = start_ingest(workdir, sites_sources, run_env)
+    run = start_ingest(
+        workdir, sites_sources, dict(run_env, NEWSWATCH_PAUSE_AT=f"stage-write:{go}")
+    )
     wait_for_point(workdir, "stage-write", run, timeout=240)
     holder = subprocess.Popen(
         [
@@ -70,6 +73,7 @@ def test_a_held_database_leaves_the_batch_staged_and_the_next_run_loads_it(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        go.touch()
         held = finish_run(run, workdir, started, timeout=300)
     finally:
         holder.kill()

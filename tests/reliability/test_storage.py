@@ -41,3 +41,29 @@ def test_the_cli_reports_it_in_one_line(
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "cannot open" in err and "Traceback" not in err
+
+
+def test_a_batch_loaded_by_an_overlapping_run_while_waiting_for_the_lock_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case 42: run B lists the staged batches, waits for the lock, and run A loads (moves)
+    one of them meanwhile; B must load the rest, not crash on the vanished directory."""
+    import warehouse.load as load_module
+    from warehouse.load import load_staged, stage_batch
+    from warehouse.sample import sample_batches
+    from warehouse.staging import LOADED_DIR, move_batch, staged_batches
+
+    db, staging = tmp_path / "news.duckdb", tmp_path / "staging"
+    first, second = sample_batches(days=4, per_day=2)[:2]
+    stage_batch(first, staging)
+    stage_batch(second, staging)
+    real_connect = load_module.connect
+
+    def other_run_loads_one_first(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        move_batch(staged_batches(staging)[0], LOADED_DIR)
+        return real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(load_module, "connect", other_run_loads_one_first)
+    report = load_staged(db, staging)
+    assert report.batches_loaded == 1 and report.batches_rejected == 0
+    assert report.batches_left == 0

@@ -1,0 +1,46 @@
+"""How far to trust an article's publication date: a confidence per method and a flag
+for dates that cannot be right (in the future, before 1995, before the outlet's first
+article). A flagged date is kept as found but should not be trusted by trend queries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+# feed and page metadata carry the publisher's own timestamp; htmldate guesses from the
+# page text; a URL gives a day without time; fallback is our fetch time, not a publication
+CONFIDENCE_BY_METHOD: dict[str, str] = {
+    "feed": "high",
+    "page_meta": "high",
+    "htmldate": "medium",
+    "url": "medium",
+    "fallback": "low",
+}
+EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(hours=36)  # time zones and embargoed stamps, not typos
+
+
+def date_confidence(method: str | None) -> str:
+    """``high`` | ``medium`` | ``low`` for a date found by ``method`` (unknown: low)."""
+    return CONFIDENCE_BY_METHOD.get(method or "", "low")
+
+
+def date_flag(
+    published_at: datetime | None,
+    seen_at: datetime,
+    outlet_first_at: datetime | None = None,
+) -> str | None:
+    """``future`` | ``too_old`` | ``before_outlet`` when the date is implausible, else None.
+
+    ``seen_at`` is when we fetched the article; ``outlet_first_at`` the earliest trusted
+    date stored for the outlet, when known.
+    """
+    if published_at is None:
+        return None
+    if published_at > seen_at + FUTURE_TOLERANCE:
+        return "future"
+    if published_at < EARLIEST_PLAUSIBLE:
+        return "too_old"
+    if outlet_first_at is not None and published_at < outlet_first_at - timedelta(days=1):
+        return "before_outlet"
+    return None
