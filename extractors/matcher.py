@@ -148,10 +148,14 @@ class Matcher:
         size = len(text)
         automaton = self._automaton_for(norm)
         present: dict[int, tuple[str, ...]] = {}  # negative terms found anywhere in the text
+        # a sentinel no pattern holds: pyahocorasick's iter_long drops a match reached
+        # through a failure link at the very end of the input (WojciechMula/pyahocorasick#133,
+        # fix pending in #224): "... the Islamic Revolutionary Guard Corps" as a text's end
+        scanned = text + "\uffff"  # a noncharacter: in no key, unlike the HARD boundary
         position = 0
         while position is not None:
             restart = None
-            for last, (length, candidates, plain, flags) in automaton.iter_long(text, position):
+            for last, (length, candidates, plain, flags) in automaton.iter_long(scanned, position):
                 start, end = last - length + 1, last + 1
                 chosen = None
                 bounded = end == size or text[end] in BOUNDARIES

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -383,7 +383,7 @@ def choose_sources(sources: Sequence[Source], source_ids: Sequence[str] | None) 
 
 
 @contextmanager
-def progress_bar(total: int, *, enabled: bool) -> Iterator[object]:
+def progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[int], None]]:
     """A rich bar (pages done / total, ETA) on stderr; yields ``advance(n)``."""
     if not enabled:
         yield lambda n: None

@@ -17,6 +17,7 @@ import pytest
 
 from extractors.models import Source
 from flows.backfill import backfill, discover
+from newswatch.cli import main
 from newswatch.sample import serve_sample, write_sample_sources
 from newswatch.settings import SAMPLE_DIR, Settings
 from tests.localserver import Route, routes_handler, serve
@@ -92,6 +93,18 @@ def test_until_and_source_narrow_the_backfill(
         < "2026-08-01"
     }
     assert urls  # the sample has July pages for this outlet
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["backfill", "--since", "last spring"],
+        ["backfill", "--since", "2026-08-01", "--until", "2026-07-01"],
+        ["backfill", "--since", "2026-08-01", "--batch-size", "0"],
+    ],
+)
+def test_bad_backfill_arguments_are_a_configuration_error(argv: list[str]) -> None:
+    assert main(argv) == 78
 
 
 def test_discover_follows_a_sitemap_index_and_reports_a_missing_sitemap(

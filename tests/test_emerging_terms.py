@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from extractors.emerging import emerging_term_records
+from extractors.emerging import emerging_term_records, emerging_terms
 from extractors.entities import load_catalogue
+from extractors.matcher import Matcher
 from newswatch.cli import main
 from tests.trust_helpers import SEEN_AT, load_batch, matched_batch
 
@@ -84,3 +85,14 @@ def test_stored_terms_are_listed_by_spread_then_frequency_with_growth(
     assert main(["entities", "emerging", "--db", str(db_path), "--limit", "1"]) == 0
     table = capsys.readouterr().out
     assert "rank" in table and len([ln for ln in table.splitlines() if ln[:4].strip()]) == 2
+
+
+def test_a_catalogue_name_ending_a_text_is_matched_not_emerging(catalogue) -> None:  # type: ignore[no-untyped-def]
+    # pyahocorasick's iter_long dropped a match ending the input when a longer key
+    # ("... Guard Corps (IRGC)") shares its prefix; the matcher appends a sentinel
+    text = "The drones were sent by the Islamic Revolutionary Guard Corps"
+    assert {m.entity_id for m in Matcher(catalogue).match(text).mentions} == {"irgc"}
+    terms = emerging_terms(
+        [("Wire", text), ("Other", "Islamic Revolutionary Guard Corps")], catalogue
+    )
+    assert "Islamic Revolutionary Guard Corps" not in {t.term for t in terms}

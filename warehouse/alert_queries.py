@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warehouse.db import connect
+from warehouse.db import connect, has_table
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ def mentioned_entities(db_path: Path, *, lock_timeout: float = 30.0) -> set[str]
     if not Path(db_path).exists():
         return set()
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not has_table(con, "mentions"):
+            return set()
         return {row[0] for row in con.execute("SELECT DISTINCT entity_id FROM mentions").fetchall()}
 
 

@@ -70,6 +70,17 @@ def _open_with_retry(
             raise WarehouseError(_open_failure_message(db_path, exc)) from exc
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` exists: a file opened read-only may predate the first migration
+    (e.g. created by an analyst's ``duckdb`` session before the first load)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def is_lock_error(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _LOCK_MARKERS)
 

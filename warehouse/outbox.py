@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warehouse.db import connect
+from warehouse.db import connect, has_table
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def due_alerts(
     if not Path(db_path).exists():
         return []
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not has_table(con, "alerts"):
+            return []
         rows = con.execute(
             f"""
             SELECT {_COLUMNS} FROM alerts

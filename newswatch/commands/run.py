@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.errors import NewswatchError
+from newswatch.errors import NewswatchError, WarehouseLocked
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
@@ -60,6 +62,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     allow_private = list(args.allow_private)
     with ExitStack() as stack:
+        stack.enter_context(single_run(settings.data_dir))
         sources = args.sources or DEFAULT_SOURCES
         if args.sample:
             from newswatch.sample import serve_sample, write_sample_sources
@@ -98,6 +101,28 @@ def handle(args: argparse.Namespace) -> int:
     if summary["feeds_polled"] and summary["feeds_failed"] == summary["feeds_polled"]:
         return 69  # EX_UNAVAILABLE: no source answered
     return 0
+
+
+@contextmanager
+def single_run(data_dir: Path) -> Iterator[None]:
+    """Hold ``data_dir/.run.lock`` for the run; a second run on the same data directory
+    exits at once (EX_TEMPFAIL) instead of racing the first one's loads and alert sends."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".run.lock").open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WarehouseLocked(
+                f"another newswatch run is in progress on {data_dir} ({holder}); "
+                "this one does nothing"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"PID {os.getpid()}")
+        handle.flush()
+        yield
 
 
 def check_config_files(args: argparse.Namespace) -> None:

@@ -45,7 +45,7 @@ def test_channel_secrets_reach_no_file_log_or_output(
         assert files_holding(prefect_server_home, secret.encode()) == []  # logs, artifacts
 
 
-def test_two_overlapping_runs_store_and_deliver_each_alert_once(
+def test_a_second_run_on_the_same_data_is_refused_and_nothing_doubles(
     run_env: dict[str, str], sites_sources: Path, clean_run: CleanRun, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "overlap"
@@ -54,7 +54,9 @@ def test_two_overlapping_runs_store_and_deliver_each_alert_once(
             pool.map(lambda n: run_ingest(workdir, sites_sources, run_env, tag=f"-{n}"), range(2))
         )
     codes = sorted(r.returncode for r in runs)
-    assert all(code in (0, 75) for code in codes), [r.stderr[-800:] for r in runs]
+    assert codes == [0, 75], [r.stderr[-800:] for r in runs]
+    refused = next(r for r in runs if r.returncode == 75)
+    assert "another newswatch run is in progress" in refused.stderr
     final = run_ingest(workdir, sites_sources, run_env)
     assert final.returncode == 0, final.stderr
     stored = fingerprint(workdir / "news.duckdb")

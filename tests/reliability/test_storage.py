@@ -67,3 +67,20 @@ def test_a_batch_loaded_by_an_overlapping_run_while_waiting_for_the_lock_is_skip
     report = load_staged(db, staging)
     assert report.batches_loaded == 1 and report.batches_rejected == 0
     assert report.batches_left == 0
+
+
+def test_readers_of_a_file_without_schema_see_nothing_rather_than_fail(tmp_path: Path) -> None:
+    """An analyst's ``duckdb news.duckdb`` before the first load leaves a file with no
+    tables; the run's outbox and entity reads must treat it as empty (found by the lock
+    test: ``send-alerts`` failed the flow with "Table with name alerts does not exist")."""
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from warehouse.alert_queries import mentioned_entities
+    from warehouse.outbox import due_alerts
+
+    db = tmp_path / "news.duckdb"
+    duckdb.connect(str(db)).close()
+    assert due_alerts(db, datetime.now(UTC)) == []
+    assert mentioned_entities(db) == set()
