@@ -174,3 +174,11 @@ def test_stopped_and_failing_feeds_each_raise_one_alert_and_stay_polled(
         "Feed failing: Broken Feed",
         "Feed quiet: Stopped Feed",
     ]
+
+
+def test_a_database_file_never_migrated_has_no_feed_history(tmp_path: Path) -> None:
+    from warehouse.health_queries import feed_histories
+
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()  # e.g. created by another process holding the lock
+    assert feed_histories(empty) == {}

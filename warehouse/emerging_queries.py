@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warehouse.db import connect
+from warehouse.db import connect, has_table
 
 GROWTH_WINDOW_DAYS = 7
 
@@ -61,6 +61,8 @@ LIMIT $limit
 def ranked_emerging_terms(db_path: Path, limit: int = 50) -> list[EmergingTermRow]:
     """Emerging terms of every run, best first (read-only)."""
     with connect(db_path, read_only=True) as con:
+        if not has_table(con, "emerging_terms"):
+            return []
         rows = con.execute(_RANKED, {"days": GROWTH_WINDOW_DAYS, "limit": limit}).fetchall()
     return [
         EmergingTermRow(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warehouse.db import connect
+from warehouse.db import connect, has_table
 
 HISTORY = 20
 
@@ -25,6 +25,8 @@ def feed_histories(
     if not Path(db_path).exists():
         return {}
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not has_table(con, "articles"):  # a file created but never migrated
+            return {}
         rows = con.execute(
             """
             SELECT source_id,

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from extractors.urls import normalise_url
-from warehouse.db import connect
+from warehouse.db import connect, has_table
 
 MIN_ID_PREFIX = 8
 
@@ -56,6 +56,8 @@ def find_article_id(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 def explain(db_path: Path, key: str) -> Explanation | None:
     """Everything stored about the article ``key`` names (None when there is none)."""
     with connect(db_path, read_only=True) as con:
+        if not has_table(con, "articles"):
+            return None
         found = find_article_id(con, key)
         if found is None:
             return None
