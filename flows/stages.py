@@ -45,6 +45,9 @@ from warehouse import alert_queries, health_queries, queries
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")
 STORY_WINDOW = timedelta(days=30)
+# Reads before the load all have a fallback (no conditional headers, drop repeats at load,
+# group within the run): a held lock costs a few seconds each, not the load's 30 s.
+READ_LOCK_TIMEOUT = 5.0
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -71,7 +74,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def read_feed_states(settings: Settings) -> dict[str, FeedState]:
     try:
-        return queries.feed_states(settings.db_path)
+        return queries.feed_states(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
     except WarehouseLocked as exc:
         log.warning("feed state unavailable (%s); polling without conditional headers", exc)
         return {}
@@ -121,7 +124,7 @@ def new_entries(polls: Sequence[FeedPoll], settings: Settings) -> list[FeedEntry
             if link and link not in by_link:
                 by_link[link] = entry
     try:
-        known = queries.known_urls(settings.db_path, list(by_link))
+        known = queries.known_urls(settings.db_path, list(by_link), lock_timeout=READ_LOCK_TIMEOUT)
     except WarehouseLocked as exc:
         log.warning("known URLs unavailable (%s); the load will drop repeats", exc)
         known = set()
@@ -166,7 +169,9 @@ def judge(
     index = StoryIndex()
     try:
         since = datetime.now(UTC) - STORY_WINDOW
-        for known_id, story_id, sig in queries.story_signatures(settings.db_path, since):
+        for known_id, story_id, sig in queries.story_signatures(
+            settings.db_path, since, lock_timeout=READ_LOCK_TIMEOUT
+        ):
             index.add(known_id, story_id, sig)
     except WarehouseLocked as exc:
         log.warning("story signatures unavailable (%s); grouping within this run only", exc)
@@ -251,7 +256,7 @@ def raise_alerts(
     names = {e.id: e.name for e in catalogue.entities}
     now = datetime.now(UTC)
     try:
-        known = alert_queries.mentioned_entities(settings.db_path)
+        known = alert_queries.mentioned_entities(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
     except WarehouseLocked as exc:
         log.warning("known entities unavailable (%s); no first-seen alerts this run", exc)
         known = set(names)
@@ -272,7 +277,7 @@ def feed_health_alerts(
     outbox keeps one per (rule, episode, channel). Polling itself is not changed."""
     now = datetime.now(UTC)
     try:
-        histories = health_queries.feed_histories(settings.db_path)
+        histories = health_queries.feed_histories(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
     except WarehouseLocked as exc:
         log.warning("feed history unavailable (%s); judging failures only", exc)
         histories = {}
