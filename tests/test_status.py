@@ -87,3 +87,25 @@ def test_status_on_a_missing_database_says_so(
 ) -> None:
     assert main(["status", "--db", str(tmp_path / "none.duckdb")]) == 0
     assert "no database yet" in capsys.readouterr().out
+
+
+def test_status_health_column_flags_a_feed_failing_three_polls_in_a_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from newswatch.commands.status import feed_health
+    from warehouse.status_queries import FeedRow
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+
+    def row(source_id: str, failures: int) -> FeedRow:
+        return FeedRow(
+            source_id=source_id, name=None, enabled=True, last_status="error" if failures else "ok",
+            last_http_status=503 if failures else 200, last_error="HTTP 503" if failures else None,
+            consecutive_failures=failures, last_polled_at=now, last_success_at=None,
+            next_poll_at=now, poll_every_s=None, publishes_every_s=None, polls_24h=3, articles=0,
+        )  # fmt: skip
+
+    verdicts = feed_health([row("down", 3), row("fine", 0)], tmp_path / "none.duckdb", now)
+    assert verdicts["down"].status == "failing"
+    assert "HTTP 503" in verdicts["down"].detail
+    assert verdicts["fine"].status == "unknown"  # no history yet: no verdict invented

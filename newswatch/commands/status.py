@@ -7,13 +7,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from extractors.health import FeedHealth, judge_feed
+from extractors.models import FeedState
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import WarehouseLocked
+from warehouse.health_queries import feed_histories
 
 if TYPE_CHECKING:
     from warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
@@ -34,27 +38,32 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     now = datetime.now(UTC)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 200)
     try:
         status = read_status(settings.db_path, now, runs=args.runs)
+        status_db = settings.db_path
     except WarehouseLocked:
         if not settings.snapshot_path.exists():
             raise
         console.print(f"[yellow]database busy: showing the snapshot {settings.snapshot_path}")
         status = read_status(settings.snapshot_path, now, runs=args.runs)
+        status_db = settings.snapshot_path
+    health = feed_health(status.feeds, status_db, now)
     staged = staged_not_loaded(settings.staging_dir)
     if not settings.db_path.exists():
         console.print(f"no database yet at {settings.db_path}")
     for table in (
         runs_table(status.runs),
-        feeds_table(status.feeds, now),
+        feeds_table(status.feeds, now, health),
         alerts_table(status.pending_alerts),
         staged_table(staged),
     ):
         console.print(table)
     failing = sum(f.consecutive_failures > 0 for f in status.feeds)
+    quiet = sum(h.status == "quiet" for h in health.values())
     console.print(
-        f"{len(status.feeds)} feeds ({failing} failing), {len(status.pending_alerts)} pending "
+        f"{len(status.feeds)} feeds ({failing} failing, {quiet} quiet), "
+        f"{len(status.pending_alerts)} pending "
         f"alerts, {len(staged)} staged batches not loaded"
     )
     return 0
@@ -80,18 +89,43 @@ def runs_table(runs: Sequence[RunRow]) -> Table:
     return table
 
 
-def feeds_table(feeds: Sequence[FeedRow], now: datetime) -> Table:
+def feed_health(feeds: Sequence[FeedRow], db_path: Path, now: datetime) -> dict[str, FeedHealth]:
+    """The same verdict that raises feed-health alerts: failing, quiet, ok or unknown."""
+    histories = feed_histories(db_path) if db_path.exists() else {}
+    verdicts: dict[str, FeedHealth] = {}
+    for feed in feeds:
+        state = FeedState(
+            source_id=feed.source_id,
+            last_http_status=feed.last_http_status,
+            last_error=feed.last_error,
+            consecutive_failures=feed.consecutive_failures,
+            last_success_at=feed.last_success_at,
+        )
+        history = histories.get(feed.source_id)
+        dates = history.entry_dates if history else ()
+        verdicts[feed.source_id] = judge_feed(
+            state, dates, history.last_new_at if history else None, now
+        )
+    return verdicts
+
+
+def feeds_table(
+    feeds: Sequence[FeedRow], now: datetime, health: dict[str, FeedHealth] | None = None
+) -> Table:
+    health = health or {}
     table = Table(
-        "feed", "last", "fails", "last polled", "next poll", "poll every", "publishes every",
-        "polls 24h", "error",
+        "feed", "health", "last", "fails", "last polled", "next poll", "poll every",
+        "publishes every", "polls 24h", "error",
         title="Feeds", title_justify="left",
     )  # fmt: skip
     for feed in feeds:
         status = feed.last_status or ""
         if feed.last_http_status:
             status += f" {feed.last_http_status}"
+        verdict = health.get(feed.source_id)
         table.add_row(
             feed.source_id if feed.enabled is not False else f"{feed.source_id} (disabled)",
+            _health_cell(verdict),
             status if feed.consecutive_failures == 0 else f"[red]{status}",
             _red_if(feed.consecutive_failures),
             _ago(feed.last_polled_at, now),
@@ -136,6 +170,13 @@ def staged_table(staged: Sequence[StagedRow]) -> Table:
             f"[red]{batch.problem}" if batch.problem else "",
         )
     return table
+
+
+def _health_cell(verdict: FeedHealth | None) -> str:
+    if verdict is None:
+        return ""
+    colour = {"failing": "red", "quiet": "yellow"}.get(verdict.status)
+    return f"[{colour}]{verdict.status}" if colour else verdict.status
 
 
 def _when(moment: datetime | None) -> str:
