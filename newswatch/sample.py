@@ -10,7 +10,7 @@ from __future__ import annotations
 import mimetypes
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -120,3 +120,19 @@ def write_sample_sources(base_url: str, out_path: Path, sources_file: Path | Non
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return out_path
+
+
+def sources_for_run(
+    stack: ExitStack, *, sample: bool, sources: Path | None, default: Path, data_dir: Path
+) -> tuple[Path, list[str]]:
+    """The sources file a command should use and the extra private hosts it needs.
+
+    With ``sample``, the bundled sample is served for as long as ``stack`` is open and its
+    sources file (``{{BASE}}`` resolved) is written under ``data_dir``; ``sources`` still wins.
+    """
+    if not sample:
+        return sources or default, []
+    base_url = stack.enter_context(serve_sample())
+    print(f"Serving the offline sample at {base_url}", flush=True)
+    resolved = sources or write_sample_sources(base_url, data_dir / "sample-sources.toml")
+    return resolved, ["127.0.0.1"]

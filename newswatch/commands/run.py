@@ -13,6 +13,7 @@ import httpx
 
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import NewswatchError, WarehouseLocked
+from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
@@ -63,16 +64,14 @@ def handle(args: argparse.Namespace) -> int:
     allow_private = list(args.allow_private)
     with ExitStack() as stack:
         stack.enter_context(single_run(settings.data_dir))
-        sources = args.sources or DEFAULT_SOURCES
-        if args.sample:
-            from newswatch.sample import serve_sample, write_sample_sources
-
-            base_url = stack.enter_context(serve_sample())
-            sources = args.sources or write_sample_sources(
-                base_url, settings.data_dir / "sample-sources.toml"
-            )
-            allow_private.append("127.0.0.1")
-            print(f"Serving the offline sample at {base_url}")
+        sources, sample_hosts = sources_for_run(
+            stack,
+            sample=args.sample,
+            sources=args.sources,
+            default=DEFAULT_SOURCES,
+            data_dir=settings.data_dir,
+        )
+        allow_private += sample_hosts
         from flows.ingest import ingest  # imports Prefect: keep it off `newswatch --help`
 
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.commands.run import prepare_prefect_environment
+from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -73,16 +74,14 @@ def handle(args: argparse.Namespace) -> int:
 
     allow_private = list(args.allow_private)
     with ExitStack() as stack:
-        sources = args.sources or DEFAULT_SOURCES
-        if args.sample:
-            from newswatch.sample import serve_sample, write_sample_sources
-
-            base_url = stack.enter_context(serve_sample())
-            sources = args.sources or write_sample_sources(
-                base_url, settings.data_dir / "sample-sources.toml"
-            )
-            allow_private.append("127.0.0.1")
-            print(f"Serving the offline sample at {base_url}", flush=True)
+        sources, sample_hosts = sources_for_run(
+            stack,
+            sample=args.sample,
+            sources=args.sources,
+            default=DEFAULT_SOURCES,
+            data_dir=settings.data_dir,
+        )
+        allow_private += sample_hosts
         options = WatchOptions(
             sources=str(sources),
             db=str(settings.db_path),
