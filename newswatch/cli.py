@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "newswatch.commands.status",
     "newswatch.commands.backfill",
     "newswatch.commands.why",
+    "newswatch.commands.doctor",
 )
 
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newswatch",
         description="Monitor news coverage of one topic: fetch, clean, match, load, alert.",
     )
+    parser.add_argument("--version", action=_PrintVersions, nargs=0, help="print versions and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -46,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
+
+
+class _PrintVersions(argparse.Action):
+    """``--version``: newswatch and the key packages (compare them with constraints.txt)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        from newswatch.install_check import version_lines
+
+        print("\n".join(version_lines()))
+        parser.exit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
