@@ -73,7 +73,10 @@ class AlertConfig:
 
 def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate an alerts file; ConfigError names the file, line and field."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the alerts file: {exc}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -72,3 +72,19 @@ def test_attempts_mark_sent_retry_or_failed(tmp_path: Path) -> None:
 
 def test_no_alerts_before_the_first_load(tmp_path: Path) -> None:
     assert due_alerts(tmp_path / "missing.duckdb", NOW) == []
+
+
+def test_ignore_backoff_takes_every_pending_alert_but_never_a_sent_one(tmp_path: Path) -> None:
+    db = load_with_alerts(tmp_path, alert("waiting"), alert("done"))
+    far = NOW + timedelta(hours=6)
+    record_attempts(
+        db,
+        [
+            DeliveryAttempt("id-waiting-ops", ok=False, error="HTTP 503", retry_at=far),
+            DeliveryAttempt("id-done-ops", ok=True),
+        ],
+        NOW,
+    )
+    assert due_alerts(db, NOW) == []
+    [now] = due_alerts(db, NOW, ignore_backoff=True)
+    assert (now.story_id, now.attempts) == ("waiting", 1)

@@ -47,9 +47,15 @@ _COLUMNS = (
 
 
 def due_alerts(
-    db_path: Path, now: datetime, *, limit: int = 1000, lock_timeout: float = 30.0
+    db_path: Path,
+    now: datetime,
+    *,
+    limit: int = 1000,
+    lock_timeout: float = 30.0,
+    ignore_backoff: bool = False,
 ) -> list[OutboxAlert]:
-    """Pending alerts whose next attempt is due, oldest first (empty if no database yet)."""
+    """Pending alerts whose next attempt is due, oldest first (empty if no database yet);
+    ``ignore_backoff`` takes every pending alert (``alerts send --now``)."""
     if not Path(db_path).exists():
         return []
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
@@ -58,11 +64,12 @@ def due_alerts(
         rows = con.execute(
             f"""
             SELECT {_COLUMNS} FROM alerts
-            WHERE status = 'pending' AND coalesce(next_attempt_at, created_at) <= $now
+            WHERE status = 'pending'
+              AND ($ignore_backoff OR coalesce(next_attempt_at, created_at) <= $now)
             ORDER BY created_at, alert_id
             LIMIT $limit
             """,
-            {"now": now, "limit": limit},
+            {"now": now, "limit": limit, "ignore_backoff": ignore_backoff},
         ).fetchall()
     return [OutboxAlert(*row) for row in rows]
 
