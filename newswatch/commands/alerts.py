@@ -26,8 +26,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_db_argument(listing)
     listing.set_defaults(handler=handle_list)
 
-    send = actions.add_parser("send", help="deliver every due alert now")
+    send = actions.add_parser(
+        "send",
+        help="deliver every due alert now",
+        description="Deliver the pending alerts whose retry time has come (with --now: every "
+        "pending alert, ignoring its backoff). Each alert is marked sent as soon as its "
+        "channel accepts it. A channel missing from the alerts file or whose URL variable "
+        "is unset is reported and its alerts stay pending, not counted as attempts. Exit "
+        "0 all sent, 1 a delivery failed (retried later), 75 another writer holds the "
+        "warehouse, 78 a configuration problem.",
+    )
     send.add_argument("--alerts", type=Path, default=DEFAULT_ALERTS, help="rules and channels")
+    send.add_argument(
+        "--now", action="store_true", help="retry pending alerts at once, ignoring their backoff"
+    )
     add_db_argument(send)
     send.set_defaults(handler=handle_send)
 
@@ -68,19 +80,35 @@ def handle_list(args: argparse.Namespace) -> int:
     return 0
 
 
+SEND_LOCK_WAIT = 30.0  # seconds to wait for a run or watch tick that holds the warehouse
+
+
 def handle_send(args: argparse.Namespace) -> int:
     from extractors.alerts import load_alert_config
     from flows.alerting import send_due_alerts
+    from warehouse.writer_lock import writer_lock
 
     settings = settings_from_args(args)
-    config = load_alert_config(args.alerts)
-    report = send_due_alerts(
-        settings.db_path, config, datetime.now(UTC), data_dir=settings.data_dir
+    config = load_alert_config(args.alerts)  # a bad file: ConfigError, nothing touched
+    with writer_lock(settings.data_dir, "newswatch alerts send", wait=SEND_LOCK_WAIT):
+        report = send_due_alerts(
+            settings.db_path,
+            config,
+            datetime.now(UTC),
+            data_dir=settings.data_dir,
+            ignore_backoff=args.now,
+        )
+    print(
+        f"{report.messages} message(s): {report.sent} alert(s) sent, {report.failed} failed"
+        + (f", {report.misconfigured} left pending" if report.misconfigured else "")
     )
-    print(f"{report.messages} message(s): {report.sent} alert(s) sent, {report.failed} failed")
     for error in report.errors:
         print(f"  {error}")
-    return 0 if report.failed == 0 else 1
+    if report.failed:
+        return 1
+    if report.not_tried:
+        return 75  # EX_TEMPFAIL: the warehouse was locked mid-way; send again later
+    return 78 if report.misconfigured else 0  # EX_CONFIG: fix the channel, send again
 
 
 def handle_test(args: argparse.Namespace) -> int:

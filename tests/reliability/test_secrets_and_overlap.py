@@ -56,7 +56,8 @@ def test_a_second_run_on_the_same_data_is_refused_and_nothing_doubles(
     codes = sorted(r.returncode for r in runs)
     assert codes == [0, 75], [r.stderr[-800:] for r in runs]
     refused = next(r for r in runs if r.returncode == 75)
-    assert "another newswatch run is in progress" in refused.stderr
+    assert "is being written by newswatch run (PID" in refused.stderr
+    assert "this newswatch run did nothing" in refused.stderr
     final = run_ingest(workdir, sites_sources, run_env)
     assert final.returncode == 0, final.stderr
     stored = fingerprint(workdir / "news.duckdb")
