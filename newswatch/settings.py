@@ -2,6 +2,13 @@
 
 Precedence: explicit arguments > environment (``NEWSWATCH_*``) > defaults.
 Nothing reads ``os.environ`` at import time.
+
+Where the database lives (the data home) follows one rule, whatever the working directory,
+and ``Settings.from_env`` makes the path absolute once, at startup: ``--db PATH``, else
+``$NEWSWATCH_DB``, else ``$NEWSWATCH_HOME/newswatch.duckdb``, else
+``data/newswatch.duckdb`` in the newswatch checkout being run (the README's editable
+install), else ``$XDG_DATA_HOME/newswatch/newswatch.duckdb`` (``~/.local/share/newswatch``).
+Staging, the snapshot and ``file://`` alert files live beside the database.
 """
 
 from __future__ import annotations
@@ -19,14 +26,23 @@ DEFAULT_ENTITIES = SEEDS_DIR / "entities.toml"
 DEFAULT_ALERTS = SEEDS_DIR / "alerts.toml"
 
 ENV_PREFIX = "NEWSWATCH_"
+DB_FILENAME = "newswatch.duckdb"
+DATA_HOME_RULE = (
+    "--db PATH, else $NEWSWATCH_DB, else $NEWSWATCH_HOME/newswatch.duckdb, else "
+    "data/newswatch.duckdb in the newswatch checkout being run, else "
+    "$XDG_DATA_HOME/newswatch/newswatch.duckdb (default ~/.local/share/newswatch)"
+)
 
 
 @dataclass(frozen=True)
 class Settings:
     """Settings that shape fetching, extraction and storage."""
 
+    # Settings() alone keeps these relative defaults; every command and flow builds its
+    # settings with from_env, which applies the data-home rule and makes them absolute.
     db_path: Path = Path("data/newswatch.duckdb")
     data_dir: Path = Path("data")
+    db_origin: str = "default"  # which step of DATA_HOME_RULE chose db_path
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; topic monitor)"
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
@@ -48,23 +64,42 @@ class Settings:
     # adaptive polling (newswatch watch): a healthy feed's next poll is clamped to this range
     min_poll_interval: float = 300.0  # seconds
     max_poll_interval: float = 6 * 3600.0  # seconds
+    # politeness (extractors/http.py, feed_state.py): a 429 pauses its host for at most
+    # max_host_pause s; a Retry-After defers only its own feed, for at most max_retry_after s;
+    # a feed answering 404 on every poll for retire_after_404_days is retired (410 at once)
+    max_host_pause: float = 60.0
+    max_retry_after: float = 24 * 3600.0
+    retire_after_404_days: float = 7.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from ``NEWSWATCH_*`` variables, then apply explicit overrides."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
+        origin = ""
         for f in fields(cls):
+            if f.name == "db_origin":
+                continue
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None and f.name == "db_path":
                 raw = env.get("NEWSWATCH_DB")
             if raw is None:
                 continue
             values[f.name] = _coerce(f.name, raw, cls)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "db_path" in values and "data_dir" not in values:
-            # staging, snapshots and alert files live beside the chosen database
-            values["data_dir"] = Path(str(values["db_path"])).parent
+        if "db_path" in values:
+            origin = "$NEWSWATCH_DB"
+        explicit = {k: v for k, v in overrides.items() if v is not None}
+        if "db_path" in explicit:
+            origin = "--db"
+        values.update(explicit)
+        if "db_path" in values:
+            values["db_path"] = _absolute(Path(str(values["db_path"])))
+        else:
+            values["db_path"], origin = default_db_path(env)
+        values["db_origin"] = origin
+        # staging, snapshots and alert files live beside the chosen database
+        db_dir = Path(str(values["db_path"])).parent
+        values["data_dir"] = _absolute(Path(str(values.get("data_dir", db_dir))))
         return replace(cls(), **values)  # type: ignore[arg-type]
 
     @property
@@ -79,6 +114,48 @@ class Settings:
     def snapshot_path(self) -> Path:
         """The read-only copy analysts open; published after every load."""
         return self.db_path.with_name(f"{self.db_path.stem}.snapshot{self.db_path.suffix}")
+
+
+def default_db_path(env: Mapping[str, str], checkout: Path = REPO_ROOT) -> tuple[Path, str]:
+    """The database path when neither ``--db`` nor ``NEWSWATCH_DB`` names one, and which
+    step of :data:`DATA_HOME_RULE` chose it. Never depends on the working directory
+    (except that a relative ``NEWSWATCH_HOME`` is taken from it, once)."""
+    home = env.get("NEWSWATCH_HOME", "").strip()
+    if home:
+        return _absolute(Path(home) / DB_FILENAME), "$NEWSWATCH_HOME"
+    if is_checkout(checkout):
+        return checkout / "data" / DB_FILENAME, f"the newswatch checkout {checkout}"
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec ignores a relative value
+        base = Path(xdg)
+    else:
+        base = Path(env.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "newswatch" / DB_FILENAME, "the user data directory"
+
+
+def is_checkout(root: Path) -> bool:
+    """Whether ``root`` is a newswatch source checkout (the package runs from it, as the
+    README's ``pip install -e .`` does), not an installed copy in site-packages."""
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return (root / "seeds").is_dir() and 'name = "newswatch"' in project
+
+
+def missing_database_message(settings: Settings) -> str:
+    """What to tell a reader whose database does not exist: the path, which step of the
+    rule chose it, the rule, and how to create or point at one."""
+    return (
+        f"no database at {settings.db_path} (from {settings.db_origin}; the database is "
+        f"{DATA_HOME_RULE}): run `newswatch run` first, or set NEWSWATCH_HOME to the folder "
+        "of an existing newswatch.duckdb, or pass --db FILE"
+    )
+
+
+def _absolute(path: Path) -> Path:
+    """Absolute, ``~`` expanded, ``..`` folded; symlinks kept (not ``resolve``)."""
+    return Path(os.path.abspath(path.expanduser()))
 
 
 def _coerce(name: str, raw: str, cls: type[Settings]) -> object:

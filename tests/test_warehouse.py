@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -484,3 +485,116 @@ def table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
     }
     with connect(db, read_only=True) as con:
         return {t: con.execute(q).fetchall() for t, q in queries_by_table.items()}
+
+
+# --- no extension is ever downloaded; a SQLite file is named as such (issue 14, item 9) ---
+
+_PROJECT_DIRS = ("warehouse", "newswatch", "flows", "bench")
+
+
+def test_every_project_connection_goes_through_open_duckdb() -> None:
+    """``duckdb.connect``/``duckdb.sql`` (the module's default connection) bypass the
+    no-auto-install config; only ``warehouse/db.py`` may call them."""
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in _PROJECT_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "warehouse" / "db.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(call in line for call in ("duckdb.connect(", "duckdb.sql(", "duckdb.query("))
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_connections_never_auto_install_or_auto_load(db: Path, read_only: bool) -> None:
+    from warehouse.db import open_duckdb
+
+    with connect(db):
+        pass
+    for con in (connect(db, read_only=read_only), open_duckdb()):
+        with con:
+            settings = dict(
+                con.execute(
+                    "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                    "('autoinstall_known_extensions', 'autoload_known_extensions')"
+                ).fetchall()
+            )
+            assert settings == {
+                "autoinstall_known_extensions": "false",
+                "autoload_known_extensions": "false",
+            }
+            with pytest.raises(duckdb.Error) as raised:  # would need the json extension
+                con.execute("SELECT * FROM read_json_auto('x.json')").fetchall()
+            assert "download" not in str(raised.value).lower()
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Path:
+    import sqlite3
+
+    path = tmp_path / "news.duckdb"  # the name does not help: the content is SQLite
+    with sqlite3.connect(path) as lite:
+        lite.execute("CREATE TABLE articles (id INTEGER)")
+    return path
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_sqlite_file_is_refused_as_not_duckdb_and_left_alone(
+    sqlite_file: Path, read_only: bool
+) -> None:
+    before = sqlite_file.read_bytes()
+    with pytest.raises(WarehouseError) as raised:
+        connect(sqlite_file, read_only=read_only, lock_timeout=0)
+    assert str(raised.value).startswith(f"not a DuckDB database: {sqlite_file} is a SQLite")
+    assert sqlite_file.read_bytes() == before
+    assert sorted(p.name for p in sqlite_file.parent.iterdir()) == ["news.duckdb"]
+
+
+def test_duckdb_itself_is_asked_for_no_extension_download(sqlite_file: Path) -> None:
+    """Below the magic-bytes check: DuckDB opening the file reports a missing extension
+    (auto-install off) instead of fetching sqlite_scanner from extensions.duckdb.org."""
+    from warehouse.db import _open_failure_message, open_duckdb
+
+    with pytest.raises(duckdb.Error) as raised:
+        open_duckdb(sqlite_file)
+    assert "Failed to download" not in str(raised.value)
+    assert "not found" in str(raised.value)
+    assert _open_failure_message(sqlite_file, raised.value).startswith(
+        f"not a DuckDB database: {sqlite_file}"
+    )
+
+
+def test_the_cli_names_a_sqlite_db_in_one_line_and_downloads_nothing(
+    sqlite_file: Path, tmp_path: Path
+) -> None:
+    """A real ``newswatch sql --db file.sqlite`` with a fresh HOME (where DuckDB keeps
+    downloaded extensions) and every proxy pointed at a closed port: one clear line, and no
+    extension directory appears."""
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    cli = str(Path(sys.executable).with_name("newswatch"))
+    for live in ([], ["--live"]):
+        done = subprocess.run(
+            [cli, "sql", "SELECT 1", "--db", str(sqlite_file), *live],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stderr
+        last = done.stderr.strip().splitlines()[-1]  # after "no snapshot …; reading …"
+        assert last.startswith(f"newswatch: not a DuckDB database: {sqlite_file} is a SQLite")
+        assert "Traceback" not in done.stderr and "Failed to download" not in done.stderr
+    assert not (home / ".duckdb").exists()

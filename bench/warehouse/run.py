@@ -31,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 import duckdb  # noqa: E402
 
 from warehouse import search  # noqa: E402
-from warehouse.db import connect  # noqa: E402
+from warehouse.db import connect, open_duckdb  # noqa: E402
 from warehouse.load import load_entities, load_staged  # noqa: E402
 from warehouse.snapshot import publish_snapshot  # noqa: E402
 from warehouse.staging import MANIFEST, MANIFEST_FORMAT, SCHEMAS  # noqa: E402
@@ -136,7 +136,7 @@ def generate_batch(staging: Path, index: int, first: int, count: int, total: int
     final = staging / f"20250101T000000{index:06d}Z__{run_id}"
     tmp = staging / f".tmp-{run_id}"
     tmp.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = open_duckdb()
     params = {"first": first, "count": count, "total": total, "days": DAYS, "start": START}
     con.execute(
         """
@@ -194,10 +194,11 @@ def generate_batch(staging: Path, index: int, first: int, count: int, total: int
     now = datetime.now(UTC)
     con.close()
     empty_tables(tmp, run_id, now)
-    rows = {
-        t: duckdb.sql(f"SELECT count(*) FROM '{tmp / (t + '.parquet')}'").fetchone()[0]
-        for t in SCHEMAS
-    }
+    with open_duckdb() as counter:
+        rows = {
+            t: counter.sql(f"SELECT count(*) FROM '{tmp / (t + '.parquet')}'").fetchone()[0]
+            for t in SCHEMAS
+        }
     manifest = {
         "format": MANIFEST_FORMAT,
         "run_id": run_id,

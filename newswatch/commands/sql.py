@@ -3,7 +3,8 @@
 They read the snapshot published after each load (so an open analyst session never blocks
 the scheduled run); ``--live`` reads the main database instead, read-only, for one query.
 User input is never formatted into SQL: ``sql`` runs the user's own query on a read-only
-connection; the other commands bind every value as a parameter.
+connection cut off from the file system, queries only (``warehouse.shell``), and writes
+its result from Python, only to ``--out``; the other commands bind every value as a parameter.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +24,18 @@ import duckdb
 
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import NewswatchError, WarehouseError
-from warehouse import queries, search
-from warehouse.db import connect
+from newswatch.settings import missing_database_message
+from warehouse import queries, search, shell
+from warehouse.db import connect, lock_down
 from warehouse.export import FORMATS, export_tables
 from warehouse.snapshot import default_snapshot_path
 
 OUTPUT_FORMATS = ("table", "csv", "json", "parquet")
+_REFUSED_MARKERS = (
+    "disabled by configuration",
+    "configuration has been locked",
+    "read-only mode",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,11 +43,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "sql",
         help="run a read-only SQL query on the warehouse",
         description="Run QUERY on a read-only connection to the snapshot (default) or the "
-        "live database (--live). Trend macros: see docs/QUERIES.md.",
+        "live database (--live), cut off from the file system: it cannot write, attach, "
+        "read other files or load extensions; --out writes the result. Trend macros: see "
+        "docs/QUERIES.md.",
     )
     sql.add_argument("query", help='the SQL query, e.g. "SELECT * FROM stories LIMIT 5"')
     sql.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
     sql.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
+    sql.add_argument(
+        "--allow-read",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="let the query read files under DIR, e.g. read_csv('DIR/list.csv') "
+        "(repeatable; by default it reads the warehouse only)",
+    )
     _add_reader_arguments(sql)
     sql.set_defaults(handler=handle_sql)
 
@@ -94,38 +113,72 @@ def _add_reader_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def open_reader(args: argparse.Namespace) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the snapshot, or to the live file with ``--live``."""
-    db_path = settings_from_args(args).db_path
+def open_reader(
+    args: argparse.Namespace, *, sealed: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the snapshot, or to the live file with ``--live``;
+    ``sealed`` also cuts it off from the file system (for the user's own statements)."""
+    settings = settings_from_args(args)
+    db_path = settings.db_path
     path = db_path
     if not args.live:
         snapshot = default_snapshot_path(db_path)
         if snapshot.exists():
             path = snapshot
-        else:
+        elif db_path.exists():
             print(f"newswatch: no snapshot at {snapshot}; reading {db_path}", file=sys.stderr)
+    if not path.exists():
+        raise WarehouseError(missing_database_message(settings))
     con = connect(path, read_only=True, lock_timeout=10.0)
     try:
         search.load_extension(con)
+        if sealed:
+            lock_down(con, readable=getattr(args, "allow_read", ()))
         yield con
     finally:
         con.close()
 
 
 def handle_sql(args: argparse.Namespace) -> int:
-    with open_reader(args) as con:
+    settings = settings_from_args(args)
+    refuse_warehouse_target(args.out, settings.db_path)
+    with open_reader(args, sealed=True) as con:
+        shell.check_query(con, args.query)
         try:
             relation = con.sql(args.query)
+            if relation is None:
+                print("newswatch: the statement returned no rows", file=sys.stderr)
+                return 0
+            write_relation(relation, args.format, args.out)
         except duckdb.Error as exc:
-            raise NewswatchError(f"query failed: {exc}") from exc
-        if relation is None:
-            print("newswatch: the statement returned no rows", file=sys.stderr)
-            return 0
-        write_relation(relation, args.format, args.out)
+            raise NewswatchError(_query_failure(exc)) from exc
     return 0
 
 
+def _query_failure(exc: duckdb.Error) -> str:
+    text = str(exc)
+    if isinstance(exc, duckdb.PermissionException) or any(
+        marker in text for marker in _REFUSED_MARKERS
+    ):
+        return f"query refused: {text.rstrip('.!')}. {shell.LIMITS}"
+    return f"query failed: {text}"
+
+
+def refuse_warehouse_target(out: Path | None, db_path: Path) -> None:
+    """``--out`` may name any file except the warehouse, its snapshot or their WAL files."""
+    if out is None:
+        return
+    target = Path(os.path.abspath(out))
+    protected = {db_path, default_snapshot_path(db_path)}
+    protected |= {p.with_name(p.name + ".wal") for p in protected}
+    if target in protected or (
+        target.exists() and any(p.exists() and target.samefile(p) for p in protected)
+    ):
+        raise NewswatchError(f"refusing to write over the warehouse: --out {out} is {target}")
+
+
 def handle_trends(args: argparse.Namespace) -> int:
+    refuse_warehouse_target(args.out, settings_from_args(args).db_path)
     with open_reader(args) as con:
         entity_id = _pick_entity(con, args.entity)
         since = args.since or _default_since(con)
@@ -135,6 +188,7 @@ def handle_trends(args: argparse.Namespace) -> int:
 
 
 def handle_search(args: argparse.Namespace) -> int:
+    refuse_warehouse_target(args.out, settings_from_args(args).db_path)
     with open_reader(args) as con:
         if not search.has_index(con):
             raise WarehouseError(
@@ -179,11 +233,16 @@ def _default_since(con: duckdb.DuckDBPyConnection) -> date:
 
 
 def write_relation(relation: duckdb.DuckDBPyRelation, fmt: str, out: Path | None) -> None:
-    """Print or write a query result as a table, CSV, JSON (array of objects) or Parquet."""
+    """Print or write a query result as a table, CSV, JSON (array of objects) or Parquet.
+
+    Files are written from Python (pyarrow, csv, json), never by DuckDB, so this works on a
+    connection that ``lock_down`` cut off from the file system."""
     if fmt == "parquet":
         if out is None:
             raise NewswatchError("--format parquet needs --out FILE")
-        relation.write_parquet(str(out))
+        import pyarrow.parquet as pq
+
+        pq.write_table(relation.to_arrow_table(), out)
         return
     write_rows(list(relation.columns), relation.fetchall(), fmt, out)
 
