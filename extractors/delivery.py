@@ -9,6 +9,19 @@
 - anything else          apprise (slack://, mailto://, json://, …); ``notify()`` returning
                          False is a failure, never a success
 
+Egress: webhooks go through the pipeline's guarded client (``extractors.http.Fetcher.send``):
+the SSRF guard (private, loopback, link-local … addresses refused unless allowed with
+``--allow-private`` / ``NEWSWATCH_ALLOW_PRIVATE``), a connection to the checked address
+only, no redirects, a total deadline of ``WEBHOOK_TIMEOUT`` s and the receiver's answer read
+up to 64 KiB. Apprise opens its own connections (``requests`` inside each plugin) and has no
+hook to route them through that client, so before handing a URL to apprise the host of
+every scheme that names a destination of the user's choosing (``APPRISE_HOST_SCHEMES``:
+json://, xml://, form://, mailto://, ntfy://, gotify://, …) is resolved and checked by the
+same guard; services with a fixed public endpoint (slack://, discord://, …) are passed as
+they are (their "host" is a token, which must not leak into a DNS query). What apprise then
+does is apprise's: it resolves again, follows redirects, reads the whole answer and applies
+only its own connect/read timeouts (``?cto=``/``?rto=``, 4 s each by default).
+
 Errors never contain the URL: channel URLs may hold secrets.
 """
 
@@ -19,14 +32,30 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-import httpx
+from extractors.http import request_blocking
+from extractors.ssrf import check_addresses, parse_ip
+from newswatch.errors import FetchError, TransientFetchError
+from newswatch.settings import Settings
 
 WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_ANSWER_BYTES = 64 * 1024
+# apprise schemes whose host part is a server the user picked (checked before apprise runs)
+APPRISE_HOST_SCHEMES = frozenset(
+    {
+        *("json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"),
+        *("ntfy", "ntfys", "gotify", "gotifys", "mmost", "mmosts", "rocket", "rockets"),
+        *("matrix", "matrixs", "apprise", "apprises", "ncloud", "nclouds", "kodi", "kodis"),
+        *("xbmc", "xbmcs", "mqtt", "mqtts", "rsyslog", "syslog", "growl"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +72,17 @@ class DeliveryResult:
     error: str | None = None
 
 
-def deliver(url: str, message: Message, *, secret: str | None = None) -> DeliveryResult:
-    """Send ``message`` to ``url``; never raises."""
+def deliver(
+    url: str,
+    message: Message,
+    *,
+    secret: str | None = None,
+    allow_private: Sequence[str] | None = None,
+) -> DeliveryResult:
+    """Send ``message`` to ``url``; never raises. ``allow_private`` lists hosts/networks
+    the SSRF guard lets through (None: ``$NEWSWATCH_ALLOW_PRIVATE``)."""
+    allowed = tuple(allow_private) if allow_private is not None else None
+    settings = Settings.from_env(allow_private=allowed)
     try:
         if url.startswith("console://"):
             print(f"\n[alert] {message.title}\n{message.body}\n", flush=True)
@@ -52,8 +90,10 @@ def deliver(url: str, message: Message, *, secret: str | None = None) -> Deliver
         if url.startswith("file://"):
             return _append_json_line(Path(url.removeprefix("file://")), message)
         if url.startswith(("http://", "https://")):
-            return _post_webhook(url, message, secret)
-        return _apprise(url, message)
+            return _post_webhook(url, message, secret, settings)
+        return _apprise(url, message, settings)
+    except FetchError as exc:  # the guard's or the client's one clear line
+        return DeliveryResult(False, _scrub(str(exc), url))
     except Exception as exc:  # a channel failure is recorded, not raised
         return DeliveryResult(False, f"{type(exc).__name__}: {_scrub(str(exc), url)}")
 
@@ -83,7 +123,9 @@ def _append_json_line(path: Path, message: Message) -> DeliveryResult:
     return DeliveryResult(True)
 
 
-def _post_webhook(url: str, message: Message, secret: str | None) -> DeliveryResult:
+def _post_webhook(
+    url: str, message: Message, secret: str | None, settings: Settings
+) -> DeliveryResult:
     timestamp = int(time.time())
     body = json.dumps(
         {"type": "newswatch.alert", "timestamp": timestamp, "data": message.data},
@@ -99,14 +141,42 @@ def _post_webhook(url: str, message: Message, secret: str | None) -> DeliveryRes
         headers["webhook-signature"] = webhook_signature(
             secret, message.idempotency_key, timestamp, body
         )
-    response = httpx.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
-    if 200 <= response.status_code < 300:
+    guarded = replace(settings, total_timeout=min(settings.total_timeout, WEBHOOK_TIMEOUT))
+    response = request_blocking(
+        guarded, "POST", url, content=body, headers=headers, max_bytes=WEBHOOK_ANSWER_BYTES
+    )
+    if 200 <= response.status < 300:
         return DeliveryResult(True)
-    return DeliveryResult(False, f"receiver answered HTTP {response.status_code}")
+    if 300 <= response.status < 400:
+        return DeliveryResult(
+            False, f"receiver answered HTTP {response.status} (redirects are not followed)"
+        )
+    return DeliveryResult(False, f"receiver answered HTTP {response.status}")
 
 
-def _apprise(url: str, message: Message) -> DeliveryResult:
+def check_apprise_host(url: str, settings: Settings) -> None:
+    """Raise the SSRF guard's refusal when ``url`` is an apprise URL whose host the user
+    chose (``APPRISE_HOST_SCHEMES``) and it resolves to an address the guard refuses."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in APPRISE_HOST_SCHEMES or not parts.hostname:
+        return
+    host = unquote(parts.hostname)
+    literal = parse_ip(host)
+    if literal is not None:
+        check_addresses(host, [str(literal)], settings.allow_private)
+        return
+    try:
+        infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise TransientFetchError(f"DNS lookup failed: {host}: {exc}") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    check_addresses(host, addresses, settings.allow_private)
+
+
+def _apprise(url: str, message: Message, settings: Settings) -> DeliveryResult:
     import apprise  # imported late: it is slow to import and only some channels need it
+
+    check_apprise_host(url, settings)
 
     notifier = apprise.Apprise()
     if not notifier.add(url):

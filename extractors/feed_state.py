@@ -6,8 +6,14 @@
   [settings.min_poll_interval, settings.max_poll_interval]. Only ``newswatch watch``
   (``respect_cadence=True``) waits for it; a by-hand run polls every healthy feed.
 - error: failures + 1, validators kept, next poll after an exponential backoff
-  (30 min, 1 h, 2 h, ... capped at 24 h, never a permanent stop) with ±20 % jitter, or
-  after the server's Retry-After when that is later (capped at 7 days).
+  (30 min, 1 h, 2 h, ... capped at 24 h) with ±20 % jitter, or after the feed's own
+  Retry-After when that is later (capped at ``settings.max_retry_after``, 24 h by default).
+  A Retry-After only ever defers the feed that sent it.
+- retired: a ``410 Gone`` retires a feed at once; a feed that answered 404 on every poll
+  (transport failures in between do not break the run of 404s, any other answer does) for
+  ``settings.retire_after_404_days`` is retired too. ``retired_at`` is set and the feed is
+  never due again until ``newswatch sources reset`` clears ``retired_at`` and
+  ``gone_since``. Other failures never stop polling for good.
 
 Jitter is derived from the source id and the failure count, so the function stays pure
 (same inputs, same output) while failing feeds still spread out.
@@ -25,7 +31,7 @@ from newswatch.settings import Settings
 
 FEED_BACKOFF_BASE = timedelta(minutes=30)
 FEED_BACKOFF_CAP = timedelta(hours=24)
-RETRY_AFTER_CAP = timedelta(days=7)
+RETRY_AFTER_CAP = timedelta(hours=24)  # the default of settings.max_retry_after
 JITTER = 0.2
 
 
@@ -55,7 +61,9 @@ def next_state(
             items_seen=items,
         )
     failures = prev.consecutive_failures + 1
-    delay = failure_delay(poll.source_id, failures, poll.retry_after_s)
+    cap = timedelta(seconds=settings.max_retry_after)
+    delay = failure_delay(poll.source_id, failures, poll.retry_after_s, cap=cap)
+    gone_since = _gone_since(prev, poll, now)
     return FeedState(
         **common,
         etag=prev.etag,
@@ -65,7 +73,43 @@ def next_state(
         last_success_at=prev.last_success_at,
         next_poll_at=now + delay,
         items_seen=prev.items_seen,
+        retired_at=prev.retired_at or _retires_at(poll, gone_since, now, settings),
+        gone_since=gone_since,
     )
+
+
+def is_retired(state: FeedState | None) -> bool:
+    """True for a feed retired by 410 Gone or lasting 404s (see the module docstring)."""
+    return state is not None and state.retired_at is not None
+
+
+def retirement_reason(state: FeedState) -> str:
+    """One line saying why ``state``'s feed was retired ("" when it is not)."""
+    if state.retired_at is None:
+        return ""
+    if state.last_http_status == 410:
+        return "HTTP 410 Gone: the feed was removed"
+    since = state.gone_since.strftime("%Y-%m-%d %H:%MZ") if state.gone_since else "?"
+    return f"HTTP {state.last_http_status or 404} on every poll since {since}"
+
+
+def _gone_since(prev: FeedState, poll: FeedPoll, now: datetime) -> datetime | None:
+    """Start of the current run of 404/410 answers; an answer without a status (DNS,
+    timeout) keeps it, any other answer ends it."""
+    if poll.http_status in (404, 410):
+        return prev.gone_since or now
+    return prev.gone_since if poll.http_status is None else None
+
+
+def _retires_at(
+    poll: FeedPoll, gone_since: datetime | None, now: datetime, settings: Settings
+) -> datetime | None:
+    if poll.http_status == 410:
+        return now
+    patience = timedelta(days=settings.retire_after_404_days)
+    if poll.http_status == 404 and gone_since is not None and now - gone_since >= patience:
+        return now
+    return None
 
 
 def healthy_interval(
@@ -99,13 +143,20 @@ def on_cadence(state: FeedState) -> bool:
     return state.consecutive_failures == 0 and state.last_status in ("ok", "not_modified")
 
 
-def failure_delay(source_id: str, failures: int, retry_after_s: float | None) -> timedelta:
-    """How long to leave a feed alone after its ``failures``-th failure in a row."""
+def failure_delay(
+    source_id: str,
+    failures: int,
+    retry_after_s: float | None,
+    *,
+    cap: timedelta = RETRY_AFTER_CAP,
+) -> timedelta:
+    """How long to leave a feed alone after its ``failures``-th failure in a row; the
+    feed's own Retry-After wins when later, up to ``cap``."""
     exponent = min(max(failures - 1, 0), 20)
     backoff = min(FEED_BACKOFF_BASE * (2**exponent), FEED_BACKOFF_CAP)
     backoff = min(backoff * _jitter_factor(source_id, failures), FEED_BACKOFF_CAP)
     if retry_after_s is not None and retry_after_s > 0:
-        asked = min(timedelta(seconds=retry_after_s), RETRY_AFTER_CAP)
+        asked = min(timedelta(seconds=retry_after_s), cap)
         return max(backoff, asked)
     return backoff
 
@@ -132,7 +183,9 @@ def due_sources(
     due = [
         s
         for s in sources
-        if s.enabled and is_due(states.get(s.id), now, respect_cadence=respect_cadence)
+        if s.enabled
+        and not is_retired(states.get(s.id))  # retired: only `sources reset` brings it back
+        and is_due(states.get(s.id), now, respect_cadence=respect_cadence)
     ]
     return sorted(due, key=lambda s: _due_since(states.get(s.id)))
 
@@ -142,7 +195,7 @@ def next_due_at(sources: Iterable[Source], states: Mapping[str, FeedState]) -> d
     times = []
     for source in sources:
         state = states.get(source.id)
-        if not source.enabled:
+        if not source.enabled or is_retired(state):
             continue
         if state is None or state.next_poll_at is None:
             return None

@@ -2,6 +2,9 @@
 
 - failing: ``consecutive_failures`` reached ``fail_after`` polls. The episode starts at the
   feed's last success (or "never" for a feed that never worked) and lasts until a success.
+- retired: a 410 Gone, or 404s on every poll for days, retired the feed
+  (``extractors.feed_state``); the episode starts when it was retired and lasts until
+  ``newswatch sources reset`` brings it back, so one alert per retirement.
 - quiet: the feed polls fine but we have seen no new entry in it for longer than
   ``quiet_factor`` times its usual gap between entries (the median gap between its newest
   entries' own dates, at least ``min_quiet``); needs ``min_history`` dated entries to know
@@ -10,8 +13,8 @@
   first poll of an old archive is not). The episode starts at that last new entry and lasts
   until a new one appears.
 
-Health never changes polling: a failing feed keeps its backoff schedule
-(``extractors.feed_state``), a quiet one its cadence. The alert's ``story_id`` is
+Health never changes polling (retirement is decided by ``extractors.feed_state``): a
+failing feed keeps its backoff schedule, a quiet one its cadence. The alert's ``story_id`` is
 ``feed:<source_id>:<episode start>``, so the outbox's (rule, story, channel) key makes it one
 alert per episode however many runs see it.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from extractors.alerts import AlertConfig, alert_id
+from extractors.feed_state import retirement_reason
 from extractors.models import AlertRecord, FeedState, Source
 
 FAIL_AFTER = 3
@@ -33,12 +37,13 @@ QUIET_FACTOR = 4.0
 MIN_HISTORY = 4
 MIN_QUIET = timedelta(hours=6)
 HISTORY_WINDOW = 20
+ALERTED = frozenset({"retired", "failing", "quiet"})
 
 
 @dataclass(frozen=True)
 class FeedHealth:
     source_id: str
-    status: str  # ok | failing | quiet | unknown
+    status: str  # ok | retired | failing | quiet | unknown
     episode: str | None  # the episode's start (ISO minute) or "never"; None when ok
     detail: str
 
@@ -57,6 +62,12 @@ def judge_feed(
     """The health of one feed from its state, its entries' dates (its habit) and when we
     last saw a new entry in it."""
     source_id = state.source_id if state else ""
+    if state is not None and state.retired_at is not None:
+        detail = (
+            f"retired {_iso(state.retired_at)}: {retirement_reason(state)};"
+            f" not polled until `newswatch sources reset {source_id}`"
+        )
+        return FeedHealth(source_id, "retired", _iso(state.retired_at), detail)
     if state is not None and state.consecutive_failures >= fail_after:
         since = state.last_success_at
         detail = (
@@ -94,7 +105,7 @@ def health_alerts(
     alerts: list[AlertRecord] = []
     for rule in (r for r in config.rules if r.kind == "feed_health"):
         for verdict in verdicts:
-            if verdict.status not in ("failing", "quiet") or verdict.episode is None:
+            if verdict.status not in ALERTED or verdict.episode is None:
                 continue
             if rule.outlets and verdict.source_id not in rule.outlets:
                 continue

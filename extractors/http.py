@@ -16,6 +16,11 @@ What it guarantees, whatever the server does (knobs in ``Settings``):
 - retries with exponential backoff and jitter for connection errors, incomplete bodies,
   5xx and 429 (Retry-After honoured up to ``backoff_max``; beyond that, give up as
   transient with the Retry-After recorded); never for other 4xx;
+- a Retry-After defers the resource that sent it (the record carries it; the feed's state
+  then waits, ``extractors.feed_state``), never the other feeds on its host. Only a 429
+  (rate limiting is per client, so per host) also pauses the host for the rest of this
+  fetcher's life, capped at ``max_host_pause`` seconds: other requests to that host wait
+  at most that long in all, then go ahead, and their records say they waited;
 - global and per-host concurrency limits; robots.txt (RFC 9309) per origin for pages.
 
 Nothing here raises for a bad source or page: each call returns a record with status
@@ -85,16 +90,20 @@ class Response:
     redirects: tuple[str, ...] = ()
     retry_after_s: float | None = None
     attempts: int = 1
+    notes: tuple[str, ...] = ()  # e.g. "waited 60 s: example.org asked for a pause (429)"
 
 
 class RetryableFetchError(TransientFetchError):
     """A transient failure worth another attempt within the same call."""
 
 
-class HostDeferred(TransientFetchError):
-    """The host sent a Retry-After longer than we wait; it is left alone until then."""
+@dataclass(frozen=True)
+class HostPause:
+    """A host's 429 Retry-After, as this fetcher honours it (capped)."""
 
-    retry_after_s: float | None = None
+    until: float  # monotonic time
+    asked_s: float  # what the server asked for
+    granted_s: float  # what the cap allowed
 
 
 class BodyTooLarge(Exception):
@@ -264,7 +273,7 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._global = asyncio.Semaphore(settings.max_connections)
         self._per_host: dict[str, asyncio.Semaphore] = {}
-        self._deferred: dict[str, float] = {}  # host -> monotonic time it may be asked again
+        self._paused: dict[str, HostPause] = {}  # host -> its 429 pause (capped)
         self._dns: dict[tuple[str, int], tuple[asyncio.Future[list[str]], float]] = {}
         self._robots: dict[str, asyncio.Future[RobotsPolicy]] = {}
         self._parse_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="feedparse")
@@ -362,18 +371,25 @@ class Fetcher:
             "retry_after_s": response.retry_after_s,
             "cache_lifetime_s": cache_lifetime(response.headers, fetched_at),
         }
+        waited = response.notes
         if response.status == 304:
             if not conditional:
                 raise TransientFetchError("HTTP 304 Not Modified to an unconditional request")
-            return FeedPoll(status="not_modified", **base)
+            return FeedPoll(status="not_modified", notes=waited, **base)
         failure = status_error(response)
         if failure is not None:
             return FeedPoll(
-                status="error", error=str(failure), error_class=_error_class(failure), **base
+                status="error",
+                error=str(failure),
+                error_class=_error_class(failure),
+                notes=waited,
+                **base,
             )
         if not response.body.strip():
             error = f"empty response (HTTP {response.status}, no feed in the body)"
-            return FeedPoll(status="error", error=error, error_class="transient", **base)
+            return FeedPoll(
+                status="error", error=error, error_class="transient", notes=waited, **base
+            )
         content_type = response.headers.get("content-type")
         parsed = await self._parse(
             response.body,
@@ -386,7 +402,7 @@ class Fetcher:
             "bozo": parsed.bozo,
             "bozo_error": parsed.bozo_error,
             "discovered_feed_url": parsed.discovered_feed_url,
-            "notes": parsed.notes,
+            "notes": (*waited, *parsed.notes),
             "declared_interval_s": parsed.declared_interval_s,
         }
         if not parsed.entries and parsed.is_html:
@@ -494,50 +510,98 @@ class Fetcher:
         """
         limit = self.settings.max_body_bytes if max_bytes is None else max_bytes
         attempts = self.settings.retries + 1
+        notes: list[str] = []
         for attempt in range(1, attempts + 1):
             try:
-                response = await self._get_once(url, headers or {}, limit, truncate)
+                response = await self._request_once(
+                    "GET", url, headers or {}, limit, truncate, notes
+                )
             except RetryableFetchError as exc:
                 if attempt == attempts:
                     raise TransientFetchError(f"{exc} (after {attempt} attempts)", url=url) from exc
                 await asyncio.sleep(self._backoff(attempt))
                 continue
-            response = _replace(response, attempts=attempt)
+            response = _replace(response, attempts=attempt, notes=tuple(notes))
             if response.status != 429 and response.status < 500:
                 return response
+            if response.status == 429 and response.retry_after_s is not None:
+                notes.append(self._pause_host(response.final_url, response.retry_after_s))
+                response = _replace(response, notes=tuple(notes))
             delay = response.retry_after_s
             if delay is None:
                 delay = self._backoff(attempt)
-            if delay > self.settings.backoff_max and response.retry_after_s is not None:
-                self._defer_host(url, response.retry_after_s)
             if attempt == attempts or delay > self.settings.backoff_max:
-                return response
+                return response  # the resource's Retry-After travels in its record
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = 64 * 1024,
+    ) -> Response:
+        """One request (e.g. a webhook POST) under the same guard: scheme and SSRF checks,
+        checked-address dialling, total deadline, the answer's body cut at ``max_bytes``.
+
+        No retries (the caller's outbox retries) and no redirects: a 3xx comes back as is,
+        so a body is never re-sent to a host nobody checked for it.
+        """
+        return await self._request_once(
+            method, url, headers or {}, max_bytes, True, [], content=content, follow=False
+        )
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.backoff_base * 2 ** (attempt - 1)
         return min(self.settings.backoff_max, base * random.uniform(0.5, 1.5))
 
-    async def _get_once(
-        self, url: str, headers: Mapping[str, str], limit: int, truncate: bool
+    async def _request_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        limit: int,
+        truncate: bool,
+        notes: list[str],
+        *,
+        content: bytes | None = None,
+        follow: bool = True,
     ) -> Response:
         target = _checked_url(url)
         host = target.host.lower()
         total = self.settings.total_timeout
-        # Host slot first: a request waiting for a busy host must not hold a global slot.
-        async with self._host_slot(host), self._global:
-            self._raise_if_deferred(host, url)  # checked once our turn has come
-            try:
-                async with asyncio.timeout(total):
-                    return await self._follow(url, headers, limit, truncate)
-            except TimeoutError:
-                raise TransientFetchError(
-                    f"timed out after {total:g} s (total deadline, body included)", url=url
-                ) from None
+        budget = self.settings.max_host_pause
+        waited = 0.0
+        while True:
+            waited = await self._wait_for_host(host, waited)
+            # Host slot first: a request waiting for a busy host must not hold a global slot.
+            async with self._host_slot(host), self._global:
+                if waited < budget and self._pause_left(host) > 0:
+                    continue  # paused while we queued: let the slots go, wait, come back
+                if waited > 0:
+                    notes.append(self._waited_note(host, waited))
+                try:
+                    async with asyncio.timeout(total):
+                        return await self._follow(
+                            method, url, headers, limit, truncate, content, follow
+                        )
+                except TimeoutError:
+                    raise TransientFetchError(
+                        f"timed out after {total:g} s (total deadline, body included)", url=url
+                    ) from None
 
     async def _follow(
-        self, url: str, headers: Mapping[str, str], limit: int, truncate: bool
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        limit: int,
+        truncate: bool,
+        content: bytes | None,
+        follow: bool,
     ) -> Response:
         assert self._client is not None, "use Fetcher as an async context manager"
         current = url
@@ -545,11 +609,11 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             await self._preflight(current)  # every hop: scheme and SSRF, before connecting
             target = _checked_url(current)
-            request = self._client.build_request("GET", target, headers=headers)
+            request = self._client.build_request(method, target, headers=headers, content=content)
             async with _translated(current):
                 response = await self._client.send(request, stream=True)
                 try:
-                    if response.status_code in REDIRECT_STATUSES:
+                    if follow and response.status_code in REDIRECT_STATUSES:
                         location = response.headers.get(STASHED_LOCATION)
                         if not location:
                             raise PermanentFetchError(
@@ -597,27 +661,74 @@ class Fetcher:
             cached = self._dns[key] = (lookup, time.monotonic() + DNS_CACHE_SECONDS)
         return await asyncio.shield(cached[0])
 
-    def _defer_host(self, url: str, seconds: float) -> None:
-        """Ask nothing more of this host in this run until its Retry-After has passed."""
+    def _pause_host(self, url: str, asked_s: float) -> str:
+        """A 429's Retry-After pauses its host for this fetcher, capped at max_host_pause;
+        returns the note the 429's own record carries."""
         host = _checked_url(url).host.lower()
-        until = time.monotonic() + seconds
-        self._deferred[host] = max(self._deferred.get(host, 0.0), until)
+        granted = min(max(asked_s, 0.0), self.settings.max_host_pause)
+        until = time.monotonic() + granted
+        current = self._paused.get(host)
+        if current is None or current.until < until:
+            self._paused[host] = HostPause(until, asked_s, granted)
+        capped = f", capped at {granted:g} s" if granted < asked_s else ""
+        return f"{host} paused for {granted:g} s (HTTP 429, Retry-After {asked_s:g} s{capped})"
 
-    def _raise_if_deferred(self, host: str, url: str) -> None:
-        wait = self._deferred.get(host, 0.0) - time.monotonic()
-        if wait > 0:
-            error = HostDeferred(
-                f"not requested: {host} asked for a pause (Retry-After, {wait:.0f} s left)",
-                url=url,
-            )
-            error.retry_after_s = wait
-            raise error
+    def _pause_left(self, host: str) -> float:
+        pause = self._paused.get(host)
+        return pause.until - time.monotonic() if pause else 0.0
+
+    async def _wait_for_host(self, host: str, waited: float) -> float:
+        """Wait out the host's 429 pause, never past max_host_pause in all for one request
+        (``waited`` so far); returns the new total."""
+        budget = self.settings.max_host_pause
+        while waited < budget:
+            left = self._pause_left(host)
+            if left <= 0:
+                break
+            step = min(left, budget - waited)
+            await asyncio.sleep(step)
+            waited += step
+        return waited
+
+    def _waited_note(self, host: str, waited: float) -> str:
+        pause = self._paused.get(host)
+        asked = f", Retry-After {pause.asked_s:g} s" if pause else ""
+        return (
+            f"waited {waited:.1f} s: {host} asked for a pause (HTTP 429{asked}; a host pause"
+            f" is capped at {self.settings.max_host_pause:g} s)"
+        )
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._per_host.get(host)
         if slot is None:
             slot = self._per_host[host] = asyncio.Semaphore(self.settings.max_per_host)
         return slot
+
+
+def request_blocking(
+    settings: Settings,
+    method: str,
+    url: str,
+    *,
+    content: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = 64 * 1024,
+) -> Response:
+    """:meth:`Fetcher.send` for synchronous callers (alert delivery), also from a thread
+    that already runs an event loop. Raises ``FetchError`` like ``send``."""
+
+    async def go() -> Response:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.send(
+                method, url, content=content, headers=headers, max_bytes=max_bytes
+            )
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(go())
+    with ThreadPoolExecutor(1, thread_name_prefix="guarded-request") as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 # --------------------------------------------------------------------- helpers
@@ -837,7 +948,9 @@ def _with_elapsed(record: Record, started: float) -> Record:
 __all__ = [
     "BoundedDecoder",
     "Fetcher",
+    "HostPause",
     "Response",
     "parse_retry_after",
+    "request_blocking",
     "status_error",
 ]

@@ -34,6 +34,10 @@ class FeedState:
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
     items_seen: int = 0
+    # retirement (extractors/feed_state.py): set on 410 Gone or after 404s for N days; a
+    # retired feed is not polled until `newswatch sources reset` clears both columns
+    retired_at: datetime | None = None
+    gone_since: datetime | None = None  # first poll of the current run of 404/410 answers
 
 
 @dataclass(frozen=True)

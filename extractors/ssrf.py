@@ -98,6 +98,15 @@ def is_allowed(host: str, address: IPAddress, allow_private: Sequence[str]) -> b
     return False
 
 
+ALLOW_OPTION = "--allow-private"
+ALLOW_ENV = "NEWSWATCH_ALLOW_PRIVATE"
+
+
+def allow_hint(host: str) -> str:
+    """How a user allows ``host``: the option and the variable, both named."""
+    return f"allow it with {ALLOW_OPTION} {host} or {ALLOW_ENV}={host}"
+
+
 def check_addresses(host: str, addresses: Sequence[str], allow_private: Sequence[str]) -> list[str]:
     """The addresses of ``host`` that may be connected to, in order; raise if there are none.
 
@@ -108,6 +117,7 @@ def check_addresses(host: str, addresses: Sequence[str], allow_private: Sequence
         raise TransientFetchError(f"DNS lookup failed: {host}: no address")
     usable: list[str] = []
     refusals: list[str] = []
+    name = host.strip("[]")
     for text in addresses:
         address = parse_ip(text)
         if address is None:
@@ -116,7 +126,7 @@ def check_addresses(host: str, addresses: Sequence[str], allow_private: Sequence
         reason = forbidden_reason(address)
         if reason and not is_allowed(host, address, allow_private):
             shown = host if host.strip("[]") == str(address) else f"{host} ({address})"
-            refusals.append(f"{shown} is {reason}")
+            refusals.append(f"{shown} is {reason} ({allow_hint(name)})")
             continue
         usable.append(str(address))
     if not usable:

@@ -46,6 +46,8 @@ def send_due_alerts(
     now: datetime,
     env: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
+    *,
+    allow_private: Sequence[str] | None = None,  # SSRF guard allow-list (None: the env's)
 ) -> SendReport:
     """Deliver every due alert; relative ``file://`` paths are under ``data_dir``."""
     env = os.environ if env is None else env
@@ -70,7 +72,9 @@ def send_due_alerts(
             errors.append(why)
             continue
         secret = env.get(channel.secret_env) if channel.secret_env else None
-        result = deliver(anchored(url, data_dir), _message(group), secret=secret)
+        result = deliver(
+            anchored(url, data_dir), _message(group), secret=secret, allow_private=allow_private
+        )
         messages += 1
         if result.ok:
             attempts += [DeliveryAttempt(a.alert_id, True) for a in group]

@@ -93,7 +93,13 @@ def raise_alerts(
 
 @task(name="send-alerts", cache_policy=NO_CACHE, retries=0)
 def send_alerts(config: AlertConfig, settings: Settings) -> SendReport:
-    return send_due_alerts(settings.db_path, config, datetime.now(UTC), data_dir=settings.data_dir)
+    return send_due_alerts(
+        settings.db_path,
+        config,
+        datetime.now(UTC),
+        data_dir=settings.data_dir,
+        allow_private=settings.allow_private,
+    )
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)

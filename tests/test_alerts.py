@@ -34,6 +34,12 @@ channels = ["hook"]
 """
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers listen on 127.0.0.1, which the SSRF guard refuses unless allowed."""
+    monkeypatch.setenv("NEWSWATCH_ALLOW_PRIVATE", "127.0.0.1")
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from newswatch.cli import main
+from tests.hostile.server import MIB, gzip_bomb, slow_drip
 from tests.localserver import Route, routes_handler, serve
 
 ARTICLE = (
@@ -49,7 +51,7 @@ def test_url_is_fetched_and_canonicalised(capsys: pytest.CaptureFixture[str]) ->
         "/news/geran": Route(200, ARTICLE, {"Content-Type": "text/html; charset=utf-8"}),
     }
     with serve(routes_handler(routes)) as base:
-        code, records = run_cli(capsys, f"{base}/feed-link")
+        code, records = run_cli(capsys, "--allow-private", "127.0.0.1", f"{base}/feed-link")
     assert code == 0
     [record] = records
     assert record["canonical_url"] == f"{base}/news/geran"
@@ -72,7 +74,66 @@ def test_every_input_gets_a_line_and_failures_set_the_exit_code(
 
 def test_http_error_is_reported_as_fetch_failed(capsys: pytest.CaptureFixture[str]) -> None:
     with serve(routes_handler({})) as base:
-        code, records = run_cli(capsys, f"{base}/nothing-here")
+        code, records = run_cli(capsys, "--allow-private", "127.0.0.1", f"{base}/nothing-here")
     assert code == 1
     assert records[0]["status"] == "fetch_failed"
-    assert records[0]["status_reason"] == "HTTP 404"
+    assert records[0]["status_reason"] == "HTTP 404 Not Found"
+
+
+def test_a_private_url_is_refused_with_the_option_that_allows_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with serve(routes_handler({"/a": Route(200, ARTICLE, {"Content-Type": "text/html"})})) as base:
+        code, records = run_cli(capsys, f"{base}/a")
+    assert code == 1
+    [record] = records
+    assert record["status"] == "fetch_failed"
+    assert record["status_reason"] == (
+        "refused by SSRF guard: 127.0.0.1 is a loopback address (allow it with "
+        "--allow-private 127.0.0.1 or NEWSWATCH_ALLOW_PRIVATE=127.0.0.1)"
+    )
+
+
+def test_the_environment_variable_allows_a_private_url_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_ALLOW_PRIVATE", "127.0.0.1")
+    with serve(routes_handler({"/a": Route(200, ARTICLE, {"Content-Type": "text/html"})})) as base:
+        code, records = run_cli(capsys, f"{base}/a")
+    assert code == 0 and records[0]["title"] == "Geran drones roll out of Alabuga"
+
+
+def test_a_gzip_bomb_is_stopped_at_the_body_cap(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """256 MiB of zeros in ~256 KiB of gzip: the fetch stops at the 1 MiB cap and never
+    holds much more than that (was: plain httpx inflated all of it)."""
+    monkeypatch.setenv("NEWSWATCH_MAX_BODY_BYTES", str(MIB))
+    bomb = Route(
+        200, gzip_bomb(256 * MIB), {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    with serve(routes_handler({"/bomb": bomb})) as base:
+        tracemalloc.start()
+        try:
+            code, records = run_cli(capsys, "--allow-private", "127.0.0.1", f"{base}/bomb")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert code == 1
+    [record] = records
+    assert record["status"] == "fetch_failed"
+    assert record["status_reason"] == "body exceeds 1 MiB (after decompression)"
+    assert peak < 16 * MIB  # the bomb inflates to 256 MiB; only about the cap was held
+
+
+def test_a_slow_drip_server_is_cut_at_the_total_deadline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One byte every 50 ms (never a read timeout) for 10 000 bytes: ~8 minutes unguarded."""
+    monkeypatch.setenv("NEWSWATCH_TOTAL_TIMEOUT", "1")
+    with serve(routes_handler({"/drip": slow_drip(length=10_000, interval=0.05)})) as base:
+        code, records = run_cli(capsys, "--allow-private", "127.0.0.1", f"{base}/drip")
+    assert code == 1
+    [record] = records
+    assert record["status"] == "fetch_failed"
+    assert record["status_reason"] == "timed out after 1 s (total deadline, body included)"

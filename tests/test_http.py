@@ -237,16 +237,34 @@ def test_retry_after_header_forms(value: str | None, expected: float | None) -> 
     assert parse_retry_after(value, now) == expected
 
 
-def test_a_long_retry_after_defers_the_whole_host_for_the_run() -> None:
+def test_a_429_pauses_its_host_only_briefly_and_says_so() -> None:
+    """A 429's Retry-After 999999 costs the other pages on that host at most
+    max_host_pause seconds in this run, not the run (nor the next 11 days)."""
     log: list[RecordedRequest] = []
     routes = {"/a": Route(429, b"", {"Retry-After": "999999"}), "/b": PAGE, "/c": PAGE}
-    settings = replace(HOSTILE_SETTINGS, respect_robots=False, max_per_host=1)
+    settings = replace(HOSTILE_SETTINGS, respect_robots=False, max_per_host=1, max_host_pause=0.3)
     with serve(routes_handler(routes, log)) as base:
         first, second, third = fetch([f"{base}/a", f"{base}/b", f"{base}/c"], settings=settings)
     assert first.status == "error" and first.retry_after_s == 999999
+    assert "Retry-After 999999 s" in (first.error or "")
     for later in (second, third):
-        assert later.status == "error"
-        assert later.error_class == "transient"
-        assert "asked for a pause (Retry-After" in (later.error or "")
-        assert later.retry_after_s is not None and later.retry_after_s > 999000
-    assert [r.path for r in log] == ["/a"]  # nothing else was asked of that host
+        assert later.status == "ok", later.error
+        assert later.retry_after_s is None
+    assert sorted(r.path for r in log) == ["/a", "/b", "/c"]
+
+
+def test_a_feed_that_waited_for_a_host_pause_says_so() -> None:
+    routes = {
+        "/a.xml": Route(429, b"", {"Retry-After": "3600"}),
+        "/b.xml": feed_route(GOOD_FEED),
+    }
+    settings = replace(HOSTILE_SETTINGS, max_per_host=1, max_host_pause=0.2)
+    with serve(routes_handler(routes)) as base:
+        a, b = poll(
+            [Source("a", "A", f"{base}/a.xml"), Source("b", "B", f"{base}/b.xml")],
+            settings=settings,
+        )
+    assert a.status == "error" and a.retry_after_s == 3600
+    assert any("paused for 0.2 s (HTTP 429, Retry-After 3600 s, capped" in n for n in a.notes)
+    assert b.status == "ok"
+    assert any(n.startswith("waited 0.2 s: 127.0.0.1 asked for a pause") for n in b.notes)

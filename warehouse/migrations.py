@@ -30,6 +30,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "trend_views", TREND_OBJECTS),
     Migration(4, "entity_daily_rollup", ENTITY_DAILY),
     Migration(5, "trust_provenance", TRUST_PROVENANCE),
+    Migration(
+        6,
+        "feed_retirement",  # extractors/feed_state.py: 410 Gone / 404 for N days retires a feed
+        (
+            "ALTER TABLE feed_state ADD COLUMN retired_at TIMESTAMPTZ",
+            "ALTER TABLE feed_state ADD COLUMN gone_since TIMESTAMPTZ",
+        ),
+    ),
 )
 
 _VERSION_TABLE = """

@@ -24,8 +24,16 @@ def feed_states(db_path: Path, *, lock_timeout: float = 30.0) -> dict[str, FeedS
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         if not _has_table(con, "feed_state"):
             return {}
-        rows = con.execute(f"SELECT {', '.join(_FEED_STATE_FIELDS)} FROM feed_state").fetchall()
-    states = [FeedState(**dict(zip(_FEED_STATE_FIELDS, row, strict=True))) for row in rows]
+        present = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'feed_state' "
+                "AND database_name = current_database()"
+            ).fetchall()
+        }  # a file not migrated yet (read-only opens never migrate) lacks newer columns
+        names = [f for f in _FEED_STATE_FIELDS if f in present]
+        rows = con.execute(f"SELECT {', '.join(names)} FROM feed_state").fetchall()
+    states = [FeedState(**dict(zip(names, row, strict=True))) for row in rows]
     return {s.source_id: s for s in states}
 
 

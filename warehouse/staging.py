@@ -84,6 +84,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("last_success_at", _TS),
             ("next_poll_at", _TS),
             ("items_seen", pa.int64()),
+            ("retired_at", _TS),
+            ("gone_since", _TS),
         ]
     ),
     "feed_polls": pa.schema(

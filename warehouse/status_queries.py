@@ -4,6 +4,8 @@ staged batches not loaded yet. One read-only connection per call, closed at once
 A feed's "poll every" is the interval its cadence chose after the last healthy poll
 (``next_poll_at - last_polled_at``); its "publishes every" is the median gap between the
 publication dates of its newest 20 stored articles; "polls 24 h" counts ``feed_polls`` rows.
+A retired feed (410 Gone, or 404 for days) has ``retired_at``; ``pauses`` are the notes of
+its last poll saying it waited for a host's 429 pause (or caused one).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class FeedRow:
     publishes_every_s: float | None  # median gap between its newest articles
     polls_24h: int
     articles: int
+    retired_at: datetime | None = None
+    gone_since: datetime | None = None
+    pauses: tuple[str, ...] = ()  # host-pause notes of the last poll
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,19 @@ def feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[FeedRow, ...]:
         if has_polls
         else "SELECT NULL::VARCHAR AS source_id, 0 AS polls_24h WHERE false"
     )
+    pauses = (
+        "SELECT source_id, list_filter(coalesce(notes, []), lambda n: n LIKE 'waited %'"
+        " OR n LIKE '% paused for %') AS pauses FROM feed_polls"
+        " QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY fetched_at DESC) = 1"
+        if has_polls
+        else "SELECT NULL::VARCHAR AS source_id, []::VARCHAR[] AS pauses WHERE false"
+    )
+    # an older file opened read-only (never migrated) has no retirement columns yet
+    retired = (
+        "f.retired_at, f.gone_since"
+        if _has_column(con, "feed_state", "retired_at")
+        else "NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ"
+    )
     sources = (
         "SELECT source_id, name, enabled FROM sources"
         if has_sources
@@ -141,7 +159,8 @@ def feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[FeedRow, ...]:
     )
     rows = con.execute(
         f"""
-        WITH cadence AS ({cadence}), polls AS ({polls}), src AS ({sources})
+        WITH cadence AS ({cadence}), polls AS ({polls}), src AS ({sources}),
+             pauses AS ({pauses})
         SELECT f.source_id, src.name, src.enabled, f.last_status, f.last_http_status,
                f.last_error, f.consecutive_failures, f.last_polled_at, f.last_success_at,
                f.next_poll_at,
@@ -150,16 +169,18 @@ def feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[FeedRow, ...]:
                          AND f.next_poll_at > f.last_polled_at
                     THEN epoch(f.next_poll_at) - epoch(f.last_polled_at) END,
                cadence.publishes_every_s,
-               coalesce(polls.polls_24h, 0), coalesce(cadence.articles, 0)
+               coalesce(polls.polls_24h, 0), coalesce(cadence.articles, 0),
+               {retired}, coalesce(pauses.pauses, [])
         FROM feed_state AS f
         LEFT JOIN src USING (source_id)
         LEFT JOIN cadence USING (source_id)
         LEFT JOIN polls USING (source_id)
+        LEFT JOIN pauses USING (source_id)
         ORDER BY f.consecutive_failures > 0 DESC, f.next_poll_at NULLS FIRST, f.source_id
         """,
         {"since": now - timedelta(hours=24)} if has_polls else {},
     ).fetchall()
-    return tuple(FeedRow(*row) for row in rows)
+    return tuple(FeedRow(*row[:-1], pauses=tuple(row[-1])) for row in rows)
 
 
 def pending_alerts(con: duckdb.DuckDBPyConnection, limit: int = 50) -> tuple[PendingAlert, ...]:
@@ -184,6 +205,15 @@ def staged_not_loaded(staging_dir: Path) -> tuple[StagedRow, ...]:
             continue
         found.append(StagedRow(path.name, batch.run_id, batch.staged_at, sum(batch.rows.values())))
     return tuple(found)
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = $table AND column_name = $column",
+        {"table": table, "column": column},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -1,19 +1,22 @@
 """``newswatch extract FILE_OR_URL...``: run the article extraction and show what came out.
 
-Local ``.html`` / ``.html.gz`` files or http(s) URLs (fetched with plain httpx); one JSON
-object per input on stdout, so a user can see why a page came out as it did.
+Local ``.html`` / ``.html.gz`` files or http(s) URLs; one JSON object per input on stdout,
+so a user can see why a page came out as it did. URLs are fetched exactly as the pipeline
+fetches pages (``extractors.http.Fetcher``): SSRF guard (private addresses only with
+--allow-private or $NEWSWATCH_ALLOW_PRIVATE), robots.txt, the body cap on decoded bytes
+($NEWSWATCH_MAX_BODY_BYTES) and the total deadline per request ($NEWSWATCH_TOTAL_TIMEOUT).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
+from extractors.http import Fetcher
 from extractors.models import ExtractedArticle, PageFetch
 from extractors.pages import extract_fetched
 from newswatch.settings import Settings
@@ -46,14 +49,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-chars", type=int, default=None, help="cut the printed text to this many characters"
     )
+    parser.add_argument(
+        "--allow-private",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow this private/loopback host or network despite the SSRF guard "
+        "(repeatable; replaces $NEWSWATCH_ALLOW_PRIVATE for this command)",
+    )
     parser.set_defaults(handler=run_extract)
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    allow = tuple(args.allow_private) if args.allow_private else None
+    settings = Settings.from_env(allow_private=allow)
+    urls = [s for s in args.inputs if is_url(s)]
+    fetched = dict(zip(urls, fetch_urls(urls, settings), strict=True))
     failures = 0
     for source in args.inputs:
-        fetch = read_input(source, settings)
+        fetch = fetched[source] if source in fetched else read_file(source)
         failures += fetch.status != "ok"
         record = article_json(extract_fetched(fetch))
         if args.max_chars is not None:
@@ -62,11 +76,13 @@ def run_extract(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def read_input(source: str, settings: Settings) -> PageFetch:
-    """A ``PageFetch`` for a URL (plain httpx GET) or a local file."""
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def read_file(source: str) -> PageFetch:
+    """A ``PageFetch`` for a local ``.html`` / ``.html.gz`` file."""
     now = datetime.now(UTC)
-    if source.startswith(("http://", "https://")):
-        return fetch_url(source, settings)
     path = Path(source)
     try:
         body = path.read_bytes()
@@ -77,29 +93,16 @@ def read_input(source: str, settings: Settings) -> PageFetch:
     return PageFetch(path.resolve().as_uri(), now, "ok", body=body, content_type=None)
 
 
-def fetch_url(url: str, settings: Settings) -> PageFetch:
-    now = datetime.now(UTC)
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    try:
-        response = httpx.get(
-            url,
-            follow_redirects=True,
-            timeout=timeout,
-            headers={"User-Agent": settings.user_agent},
-        )
-    except httpx.HTTPError as exc:
-        return PageFetch(url, now, "error", error=f"{type(exc).__name__}: {exc}")
-    status = "ok" if response.is_success else "error"
-    return PageFetch(
-        url,
-        now,
-        status,
-        final_url=str(response.url),
-        http_status=response.status_code,
-        content_type=response.headers.get("content-type"),
-        body=response.content,
-        error=None if status == "ok" else f"HTTP {response.status_code}",
-    )
+def fetch_urls(urls: list[str], settings: Settings) -> list[PageFetch]:
+    """Every URL through the pipeline's guarded fetcher (one record each, never raises)."""
+    if not urls:
+        return []
+
+    async def go() -> list[PageFetch]:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch_pages(urls)
+
+    return asyncio.run(go())
 
 
 def article_json(article: ExtractedArticle) -> dict[str, object]:

@@ -1,5 +1,5 @@
-"""``newswatch status``: last runs, feeds (status, errors, cadence), pending alerts, staged
-batches not loaded yet. Reads the snapshot when a writer holds the database."""
+"""``newswatch status``: last runs, feeds (status, errors, cadence), retired feeds, pending
+alerts, staged batches not loaded yet. Reads the snapshot when a writer holds the database."""
 
 from __future__ import annotations
 
@@ -55,14 +55,16 @@ def handle(args: argparse.Namespace) -> int:
     for table in (
         runs_table(status.runs),
         feeds_table(status.feeds, now, health),
+        retired_table(status.feeds, health),
         alerts_table(status.pending_alerts),
         staged_table(staged),
     ):
         console.print(table)
-    failing = sum(f.consecutive_failures > 0 for f in status.feeds)
+    retired = sum(f.retired_at is not None for f in status.feeds)
+    failing = sum(f.consecutive_failures > 0 and f.retired_at is None for f in status.feeds)
     quiet = sum(h.status == "quiet" for h in health.values())
     console.print(
-        f"{len(status.feeds)} feeds ({failing} failing, {quiet} quiet), "
+        f"{len(status.feeds)} feeds ({failing} failing, {quiet} quiet, {retired} retired), "
         f"{len(status.pending_alerts)} pending "
         f"alerts, {len(staged)} staged batches not loaded"
     )
@@ -100,6 +102,8 @@ def feed_health(feeds: Sequence[FeedRow], db_path: Path, now: datetime) -> dict[
             last_error=feed.last_error,
             consecutive_failures=feed.consecutive_failures,
             last_success_at=feed.last_success_at,
+            retired_at=feed.retired_at,
+            gone_since=feed.gone_since,
         )
         history = histories.get(feed.source_id)
         dates = history.entry_dates if history else ()
@@ -129,13 +133,39 @@ def feeds_table(
             status if feed.consecutive_failures == 0 else f"[red]{status}",
             _red_if(feed.consecutive_failures),
             _ago(feed.last_polled_at, now),
-            _in(feed.next_poll_at, now),
+            "never (retired)" if feed.retired_at else _in(feed.next_poll_at, now),
             _span(feed.poll_every_s),
             _span(feed.publishes_every_s),
             str(feed.polls_24h),
-            f"[red]{feed.last_error}" if feed.last_error and feed.consecutive_failures else "",
+            _error_cell(feed),
         )
     return table
+
+
+def retired_table(feeds: Sequence[FeedRow], health: dict[str, FeedHealth]) -> Table:
+    """Feeds retired by 410 Gone or lasting 404s: not polled until `sources reset`."""
+    table = Table(
+        "feed", "retired", "why", "bring it back with",
+        title="Retired feeds (not polled)", title_justify="left",
+    )  # fmt: skip
+    for feed in (f for f in feeds if f.retired_at is not None):
+        verdict = health.get(feed.source_id)
+        why = verdict.detail.split(": ", 1)[-1].split(";", 1)[0] if verdict else ""
+        table.add_row(
+            feed.source_id,
+            _when(feed.retired_at),
+            f"[red]{why}",
+            f"newswatch sources reset {feed.source_id}",
+        )
+    return table
+
+
+def _error_cell(feed: FeedRow) -> str:
+    parts = []
+    if feed.last_error and feed.consecutive_failures:
+        parts.append(f"[red]{feed.last_error}[/red]")
+    parts += [f"[yellow]{note}[/yellow]" for note in feed.pauses]
+    return "; ".join(parts)
 
 
 def alerts_table(alerts: Sequence[PendingAlert]) -> Table:
@@ -175,7 +205,7 @@ def staged_table(staged: Sequence[StagedRow]) -> Table:
 def _health_cell(verdict: FeedHealth | None) -> str:
     if verdict is None:
         return ""
-    colour = {"failing": "red", "quiet": "yellow"}.get(verdict.status)
+    colour = {"failing": "red", "retired": "red", "quiet": "yellow"}.get(verdict.status)
     return f"[{colour}]{verdict.status}" if colour else verdict.status
 
 
