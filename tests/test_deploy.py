@@ -10,132 +10,27 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from newswatch.commands import serve
 from newswatch.settings import DEFAULT_SOURCES, Settings
+from tests import prefect_server as ps
+from tests.prefect_server import NEWSWATCH, REPO_ROOT, PrefectServer, stop
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PREFECT = (str(Path(sys.executable)), "-m", "prefect")
-NEWSWATCH = (str(Path(sys.executable)), "-m", "newswatch.cli")
-SERVER_START_TIMEOUT = 150.0
 SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
-SERVING_MESSAGE = "is being served and polling for scheduled runs"
-
-
-@dataclass(frozen=True)
-class PrefectServer:
-    api_url: str
-    env: dict[str, str]
-
-    def cli(self, *args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [*PREFECT, *args], cwd=cwd, env=self.env, capture_output=True, text=True, timeout=120
-        )
-        assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout}{result.stderr}"
-        return result
-
-    def deployment(self, name: str) -> Any:
-        """The deployment ``flow/deployment`` as the Prefect client reads it."""
-        from prefect.client.orchestration import get_client
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with (
-            temporary_settings({PREFECT_API_URL: self.api_url}),
-            get_client(sync_client=True) as client,
-        ):
-            return client.read_deployment_by_name(name)
-
-    def work_pool_type(self, name: str) -> str:
-        from prefect.client.orchestration import get_client
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with (
-            temporary_settings({PREFECT_API_URL: self.api_url}),
-            get_client(sync_client=True) as client,
-        ):
-            return client.read_work_pool(name).type
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
-    """The caller's environment minus every PREFECT_* setting, plus our own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    # the checkout importable from any cwd, installed (`pip install -e .`) or not
-    python_path = [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
-    env.update(
-        PYTHONPATH=os.pathsep.join(python_path),
-        PREFECT_HOME=str(home),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_SERVER_UI_ENABLED="false",
-        PREFECT_CLI_PROMPT="false",
-        PREFECT_LOGGING_LEVEL="INFO",
-    )
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGINT to the process group (what Ctrl-C sends), SIGKILL if it lingers."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    log_path = home / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=prefect_env(home),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prefect server exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy in {SERVER_START_TIMEOUT:g} s")
-            time.sleep(0.5)
-        yield PrefectServer(api_url, prefect_env(home, api_url))
-    finally:
-        stop(process)
+    with ps.prefect_server(tmp_path_factory.mktemp("prefect-home")) as server:
+        yield server
 
 
 def test_deploy_all_registers_daily_ingest_at_0600_utc_on_the_local_pool(
@@ -162,6 +57,48 @@ def test_deploy_all_registers_daily_ingest_at_0600_utc_on_the_local_pool(
     # the explicit pull step starts every run in the checkout that was deployed
     assert deployment.pull_steps == [{SET_WORKING_DIRECTORY: {"directory": str(REPO_ROOT)}}]
     assert (REPO_ROOT / "prefect.yaml").read_bytes() == prefect_yaml  # deploy wrote nothing
+
+
+def test_deploy_all_registers_only_what_prefect_yaml_documents_with_watch_paused(
+    prefect_server: PrefectServer,
+) -> None:
+    prefect_server.cli("work-pool", "create", "local", "--type", "process", "--overwrite")
+    prefect_server.cli("--no-prompt", "deploy", "--all")
+
+    documented = documented_deployments()
+    assert documented == {"ingest/daily-ingest": True, "ingest/watch": False}
+    assert prefect_server.deployment_names() == set(documented)
+    for name, active in documented.items():
+        [schedule] = prefect_server.deployment(name).schedules
+        assert schedule.active is active, name
+    watch = prefect_server.deployment("ingest/watch")
+    [schedule] = watch.schedules
+    assert schedule.schedule.interval.total_seconds() == 300
+    assert watch.parameters["respect_cadence"] is True
+    # the resume command the comment gives works, and a re-deploy pauses it again
+    prefect_server.cli("deployment", "schedule", "resume", "ingest/watch", str(schedule.id))
+    assert prefect_server.deployment("ingest/watch").schedules[0].active
+    prefect_server.cli("--no-prompt", "deploy", "--all")
+    assert not prefect_server.deployment("ingest/watch").schedules[0].active
+
+
+def documented_deployments() -> dict[str, bool]:
+    """The deployments the head comment of prefect.yaml says `deploy --all` registers,
+    each with whether its schedule is active; checked against the file's own schedules."""
+    text = (REPO_ROOT / "prefect.yaml").read_text()
+    head = text[: text.index("\nname:")]
+    documented: dict[str, bool] = {}
+    for line in head.splitlines():
+        words = line.lstrip("#").split()
+        if words and words[0].startswith("ingest/") and words[-1] in {"(active)", "(PAUSED)"}:
+            documented[words[0]] = words[-1] == "(active)"
+    config = yaml.safe_load(text)
+    in_file = {
+        f"ingest/{d['name']}": all(s.get("active", True) for s in d["schedules"])
+        for d in config["deployments"]
+    }
+    assert documented == in_file, "prefect.yaml's head comment is out of date"
+    return documented
 
 
 def test_pull_step_follows_the_checkout_it_was_deployed_from(
@@ -216,18 +153,18 @@ def test_serve_registers_the_daily_schedule_and_stops_on_interrupt(
     prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
     sources, db = tmp_path / "sources.toml", tmp_path / "served.duckdb"
+    sources.write_text("")  # checked before Prefect starts: an empty list is valid
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*NEWSWATCH, "serve", "--sources", str(sources), "--db", str(db)],
-            cwd=tmp_path,
-            env=prefect_server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = ps.start(
+        [*NEWSWATCH, "serve", "--sources", str(sources), "--db", str(db)],
+        cwd=tmp_path,
+        env=prefect_server.env,
+        log_path=log_path,
+    )
     try:
-        deployment = _wait_for_deployment(prefect_server, process, log_path)
+        deployment = ps.wait_for_deployment(
+            prefect_server, f"ingest/{serve.DEPLOYMENT_NAME}", process, log_path
+        )
     finally:
         stop(process)
     [schedule] = deployment.schedules
@@ -238,23 +175,31 @@ def test_serve_registers_the_daily_schedule_and_stops_on_interrupt(
     assert process.returncode is not None
 
 
-def _wait_for_deployment(
-    server: PrefectServer, process: subprocess.Popen[bytes], log_path: Path
-) -> Any:
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"newswatch serve exited:\n{log_path.read_text()[-3000:]}")
-        # registered, and the runner is polling (so an interrupt now shuts it down cleanly)
-        if SERVING_MESSAGE in log_path.read_text(errors="replace"):
-            try:
-                return server.deployment(f"ingest/{serve.DEPLOYMENT_NAME}")
-            except ObjectNotFound:
-                pass
-        time.sleep(0.5)
-    pytest.fail(f"no served deployment after 90 s:\n{log_path.read_text()[-3000:]}")
+def test_serve_passes_its_options_to_every_scheduled_run(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    sources, alerts, db = tmp_path / "s.toml", tmp_path / "alerts.toml", tmp_path / "x.duckdb"
+    sources.write_text("")
+    shutil.copy(REPO_ROOT / "seeds" / "alerts.toml", alerts)
+    log_path = tmp_path / "serve.log"
+    args = ["--sources", str(sources), "--db", str(db), "--alerts", str(alerts)]
+    args += ["--allow-private", "10.1.2.3", "--alerts-to", f"file://{tmp_path / 'a.jsonl'}"]
+    process = ps.start(
+        [*NEWSWATCH, "serve", *args], cwd=tmp_path, env=prefect_server.env, log_path=log_path
+    )
+    try:
+        deployment = ps.wait_for_deployment(
+            prefect_server, f"ingest/{serve.DEPLOYMENT_NAME}", process, log_path
+        )
+    finally:
+        stop(process)
+    assert deployment.parameters == {
+        "sources": str(sources),
+        "db": str(db),
+        "alerts": str(alerts),
+        "allow_private": ["10.1.2.3"],
+        "alerts_to": [f"file://{tmp_path / 'a.jsonl'}"],
+    }
 
 
 def test_serve_uses_the_schedule_and_parameters_of_prefect_yaml() -> None:
@@ -278,5 +223,5 @@ def test_serve_help_names_its_options() -> None:
     result = subprocess.run(
         [*NEWSWATCH, "serve", "--help"], capture_output=True, text=True, timeout=60, check=True
     )
-    for option in ("--cron", "--sources", "--db"):
+    for option in ("--cron", "--sample", "--sources", "--allow-private", "--db", "--alerts-to"):
         assert option in result.stdout

@@ -7,7 +7,7 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import add_ingest_options, settings_from_args
 from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_SOURCES
 
@@ -31,19 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="only this source (repeatable; default: every enabled source with a sitemap)",
     )
     parser.add_argument(
-        "--sample", action="store_true", help="serve the offline sample and backfill it"
-    )
-    parser.add_argument(
-        "--sources", type=Path, default=None, help=f"source list (default: {DEFAULT_SOURCES})"
-    )
-    parser.add_argument(
-        "--allow-private",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="allow this private/loopback host despite the SSRF guard (repeatable)",
-    )
-    parser.add_argument(
         "--batch-size", type=int, default=100, metavar="N", help="pages per batch (default 100)"
     )
     parser.add_argument(
@@ -65,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="use this running Dask scheduler instead of a local cluster (implies --dask)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
-    add_db_argument(parser)
+    add_ingest_options(parser, alerts=False)  # backfilled history raises no alerts
     parser.set_defaults(handler=handle)
 
 

@@ -5,16 +5,66 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from newswatch.settings import Settings
+from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 
 
-def add_db_argument(parser: argparse.ArgumentParser) -> None:
+def add_db_argument(parser: argparse._ActionsContainer) -> None:
     parser.add_argument(
         "--db",
         type=Path,
         default=None,
-        help="DuckDB file (default: $NEWSWATCH_DB or data/newswatch.duckdb)",
+        help="DuckDB file (default: $NEWSWATCH_DB, else $NEWSWATCH_HOME/newswatch.duckdb, "
+        "else data/newswatch.duckdb in the newswatch checkout, else "
+        "~/.local/share/newswatch/newswatch.duckdb)",
     )
+
+
+def add_ingest_options(parser: argparse.ArgumentParser, *, alerts: bool = True) -> None:
+    """The options every command that ingests accepts, spelled and defaulted the same in
+    ``run``, ``serve``, ``watch`` and ``backfill``: ``--sample``, ``--sources``,
+    ``--allow-private``, ``--db`` and (unless ``alerts`` is false: backfilled history
+    raises none) ``--alerts`` and ``--alerts-to``."""
+    group = parser.add_argument_group(
+        "sources and database (the same in run, serve, watch, backfill)"
+    )
+    group.add_argument(
+        "--sample",
+        action="store_true",
+        help="serve the bundled offline sample on 127.0.0.1 for as long as this command "
+        "runs, and use it as the source list (its host is added to --allow-private)",
+    )
+    group.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"source list (default: {DEFAULT_SOURCES}; with --sample, the sample's)",
+    )
+    group.add_argument(
+        "--allow-private",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow this private/loopback host or network despite the SSRF guard "
+        "(repeatable; default: $NEWSWATCH_ALLOW_PRIVATE)",
+    )
+    add_db_argument(group)
+    if alerts:
+        group.add_argument(
+            "--alerts",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help=f"alert rules (default: {DEFAULT_ALERTS})",
+        )
+        group.add_argument(
+            "--alerts-to",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="also send every rule's alerts to this apprise URL or file://PATH "
+            "(JSON lines) (repeatable)",
+        )
 
 
 def settings_from_args(args: argparse.Namespace, **overrides: object) -> Settings:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import add_ingest_options, settings_from_args
 from newswatch.errors import NewswatchError, WarehouseLocked
 from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
@@ -24,34 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Run the ingest flow once (on Prefect's ephemeral server unless "
         "PREFECT_API_URL is set) and print a summary.",
     )
-    parser.add_argument(
-        "--sample",
-        action="store_true",
-        help="serve the bundled offline sample on 127.0.0.1 and ingest it",
-    )
-    parser.add_argument(
-        "--sources", type=Path, default=None, help=f"source list (default: {DEFAULT_SOURCES})"
-    )
-    parser.add_argument(
-        "--allow-private",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="allow this private/loopback host despite the SSRF guard (repeatable)",
-    )
-    parser.add_argument(
-        "--alerts", type=Path, default=None, help=f"alert rules (default: {DEFAULT_ALERTS})"
-    )
-    parser.add_argument(
-        "--alerts-to",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="also send every rule's alerts to this apprise URL or file://PATH (JSON lines) "
-        "for this run (repeatable)",
-    )
     parser.add_argument("--quiet", action="store_true", help="only print the summary")
-    add_db_argument(parser)
+    add_ingest_options(parser)
     parser.set_defaults(handler=handle)
 
 

@@ -6,9 +6,8 @@ import argparse
 import os
 import re
 from contextlib import ExitStack
-from pathlib import Path
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import add_ingest_options, settings_from_args
 from newswatch.commands.run import prepare_prefect_environment
 from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
@@ -38,17 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--min-interval", type=parse_duration, default="5m", metavar="DURATION")
     parser.add_argument("--max-interval", type=parse_duration, default="6h", metavar="DURATION")
     parser.add_argument(
-        "--sample", action="store_true", help="serve the bundled offline sample and watch it"
-    )
-    parser.add_argument(
-        "--sources", type=Path, default=None, help=f"source list (default: {DEFAULT_SOURCES})"
-    )
-    parser.add_argument(
-        "--allow-private", action="append", default=[], metavar="HOST", help="see `run`"
-    )
-    parser.add_argument("--alerts", type=Path, default=None, help="alert rules (see `run`)")
-    parser.add_argument("--alerts-to", action="append", default=[], metavar="URL", help="see `run`")
-    parser.add_argument(
         "--batch-size", type=int, default=10, help="feeds per ingest run (default 10)"
     )
     parser.add_argument(
@@ -59,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="re-read feed state at least this often (default 60s)",
     )
     parser.add_argument("--max-runs", type=int, default=None, help=argparse.SUPPRESS)
-    add_db_argument(parser)
+    add_ingest_options(parser)
     parser.set_defaults(handler=handle)
 
 
