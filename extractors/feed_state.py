@@ -178,14 +178,19 @@ def due_sources(
     now: datetime,
     *,
     respect_cadence: bool = False,
+    force: bool = False,
 ) -> list[Source]:
-    """The enabled sources that are due, most overdue first (never-polled feeds lead)."""
+    """The enabled sources that are due, most overdue first (never-polled feeds lead).
+
+    ``force`` (``newswatch run --force``) ignores cadence and failure backoff: every
+    enabled source is due.
+    """
     due = [
         s
         for s in sources
         if s.enabled
         and not is_retired(states.get(s.id))  # retired: only `sources reset` brings it back
-        and is_due(states.get(s.id), now, respect_cadence=respect_cadence)
+        and (force or is_due(states.get(s.id), now, respect_cadence=respect_cadence))
     ]
     return sorted(due, key=lambda s: _due_since(states.get(s.id)))
 

@@ -2,6 +2,14 @@
 
 Six coarse tasks, each over the whole batch. Parameters are paths and names only
 (flow-run parameters must stay small); page bodies never leave the process.
+
+The run's Prefect state tells the truth about its purpose: it ends **Failed**, with the
+reason as the state message, when every polled source failed (at least one was polled) or
+when the batch could not be loaded (left staged: the warehouse was locked, or the load
+raised). Some failed feeds but not all is **Completed**, the failures listed in the
+``ingest-summary`` artifact, which every run creates, failed or not. A failed run's state
+data is an :class:`IngestFailed` carrying the same summary, so an in-process caller
+(``newswatch run``, ``newswatch watch``) still gets it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
 from extractors.alerts import load_alert_config
 from extractors.emerging import emerging_term_records
@@ -22,7 +31,14 @@ from extractors.models import IngestBatch, RunRecord
 from extractors.provenance import package_versions, settings_json
 from extractors.sources import load_sources
 from flows import stages, tasks
+from flows.alerting import SendReport
+from flows.writer import one_writer
+from newswatch.errors import NewswatchError
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
+from warehouse.load import LoadReport
+from warehouse.staging import staged_batches
+
+MAX_REASON_FEEDS = 3  # failed feeds named in a Failed state's message (all are in the artifact)
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,61 @@ class IngestSummary:
         return "\n".join(lines)
 
 
+class IngestFailed(NewswatchError):
+    """The run's purpose failed (every polled source failed, or the batch was not loaded).
+
+    The data of the run's Failed state: raised by a plain in-process call of the flow,
+    with the run's summary in ``summary``; ``load_error`` is the exception the load raised,
+    if it raised (in-process only, not pickled).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        summary: dict[str, object],
+        load_error: BaseException | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.summary = summary
+        self.load_error = load_error
+
+    def __reduce__(self) -> tuple[type[IngestFailed], tuple[str, dict[str, object]]]:
+        return (type(self), (self.reason, self.summary))
+
+
+def failure_reason(summary: IngestSummary) -> str | None:
+    """Why a run failed its purpose, or None when it did not (partial failures do not)."""
+    reasons = []
+    if summary.feeds_polled and summary.feeds_failed == summary.feeds_polled:
+        named = "; ".join(f"{sid}: {err}" for sid, err in summary.failed_feeds[:MAX_REASON_FEEDS])
+        more = len(summary.failed_feeds) - MAX_REASON_FEEDS
+        named += f"; and {more} more" if more > 0 else ""
+        reasons.append(
+            f"every polled source failed ({summary.feeds_failed} of {summary.feeds_polled}): "
+            f"{named}"
+        )
+    if summary.batches_left:
+        reasons.append(f"batch not loaded: {summary.load_message}")
+    return "; ".join(reasons) or None
+
+
+def load_or_report(settings: Settings) -> tuple[LoadReport, BaseException | None]:
+    """Run the load task; a load that raised becomes a report saying so (the batch stays
+    staged: the load is one transaction per batch), plus the exception itself."""
+    try:
+        return tasks.load(settings), None
+    except Exception as exc:  # any cause: the run must still end with its summary
+        left = len(staged_batches(settings.staging_dir))
+        message = (
+            f"load failed ({type(exc).__name__}: {exc}); {left} batch(es) left staged, "
+            "the next run loads them"
+        )
+        return LoadReport(0, left, 0, 0, locked=False, message=message), exc
+
+
 @flow(name="ingest", log_prints=False)
+@one_writer("ingest flow run")  # one writer per data dir; re-entrant
 def ingest(
     sources: str = str(DEFAULT_SOURCES),
     db: str | None = None,
@@ -81,6 +151,7 @@ def ingest(
     max_feeds: int | None = None,
     min_poll_interval: float | None = None,
     max_poll_interval: float | None = None,
+    force: bool = False,
 ) -> dict[str, object]:
     """Poll every due source once, load what is new, raise and send alerts.
 
@@ -89,7 +160,12 @@ def ingest(
     ``respect_cadence`` polls only feeds whose adaptive cadence says due (the watch
     deployment); by default every feed not backing off after failures is polled.
     ``max_feeds`` caps the feeds polled (most overdue first); the poll-interval bounds
-    (seconds) override settings for the cadence stored after this run.
+    (seconds) override settings for the cadence stored after this run. ``force`` polls every
+    enabled source, ignoring cadence and failure backoff (``newswatch run --force``).
+
+    Returns the summary (a dict); when the run failed its purpose (see the module
+    docstring) returns a Failed state instead, whose data is an :class:`IngestFailed`
+    carrying the summary: an in-process call then raises that IngestFailed.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -104,7 +180,7 @@ def ingest(
     alert_config = load_alert_config(Path(alerts)).with_extra_channels(alerts_to or [])
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
-    outcome = tasks.poll_feeds(source_list, settings, respect_cadence, max_feeds)
+    outcome = tasks.poll_feeds(source_list, settings, respect_cadence, max_feeds, force)
     polls = outcome.polls
     entries = tasks.select_new_entries(polls, settings)
     pages = tasks.fetch_pages(entries, settings)
@@ -145,8 +221,11 @@ def ingest(
         emerging_terms=tuple(emerging_term_records(records, catalogue, run.run_id, started_at)),
     )
     tasks.stage(batch, settings)
-    report = tasks.load(settings)
-    sent = tasks.send_alerts(alert_config, settings)
+    report, load_error = load_or_report(settings)
+    if load_error is None:
+        sent = tasks.send_alerts(alert_config, settings)
+    else:  # the warehouse just failed a write: leave the outbox for the next run
+        sent = SendReport(errors=("no alerts sent: the load failed; the next run sends them",))
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)
 
@@ -173,7 +252,13 @@ def ingest(
     )
     create_markdown_artifact(summary.to_markdown(), key="ingest-summary")
     logger.info(summary.to_markdown())
-    return asdict(summary)
+    reason = failure_reason(summary)
+    if reason is None:
+        return asdict(summary)
+    logger.error("ingest run failed: %s", reason)
+    failure = IngestFailed(reason, asdict(summary), load_error)
+    # an in-process caller gets ``failure`` raised, never this state
+    return Failed(message=reason, data=failure)  # type: ignore[return-value]
 
 
 if __name__ == "__main__":

@@ -94,13 +94,17 @@ def poll(
     *,
     respect_cadence: bool = False,
     max_feeds: int | None = None,
+    force: bool = False,
 ) -> PollOutcome:
     """Poll every feed that is due once; return the polls and each feed's next state.
 
     ``respect_cadence`` also holds back healthy feeds until their cadence says due (the
-    watch loop); ``max_feeds`` polls only the most overdue ones (small batches).
+    watch loop); ``max_feeds`` polls only the most overdue ones (small batches); ``force``
+    polls every enabled feed, backing off or not (``run --force``).
     """
-    due = due_sources(sources, states, datetime.now(UTC), respect_cadence=respect_cadence)
+    due = due_sources(
+        sources, states, datetime.now(UTC), respect_cadence=respect_cadence, force=force
+    )
     if max_feeds:
         due = due[:max_feeds]
 

@@ -40,10 +40,16 @@ def poll_feeds(
     settings: Settings,
     respect_cadence: bool = False,
     max_feeds: int | None = None,
+    force: bool = False,
 ) -> stages.PollOutcome:
     states = stages.read_feed_states(settings)
     return stages.poll(
-        sources, states, settings, respect_cadence=respect_cadence, max_feeds=max_feeds
+        sources,
+        states,
+        settings,
+        respect_cadence=respect_cadence,
+        max_feeds=max_feeds,
+        force=force,
     )
 
 

@@ -136,7 +136,7 @@ def seconds_until(when: datetime | None, now: datetime, max_sleep: float) -> flo
 def _run_batch(
     worker: ThreadPoolExecutor, options: WatchOptions, report: WatchReport
 ) -> dict[str, object] | None:
-    from flows.ingest import ingest  # imports Prefect only when a batch runs
+    from flows.ingest import IngestFailed, ingest  # imports Prefect only when a batch runs
 
     future: Future[dict[str, object]] = worker.submit(
         ingest,
@@ -153,6 +153,8 @@ def _run_batch(
     report.runs += 1
     try:
         summary = _wait(future)
+    except IngestFailed as failed:  # Failed in Prefect (no source answered, or not loaded)
+        summary = failed.summary
     except Exception as exc:  # one bad run must not end the watch
         report.failed_runs += 1
         log.error("ingest run failed: %s", exc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from newswatch.commands.common import add_ingest_options, settings_from_args
-from newswatch.errors import NewswatchError, WarehouseLocked
+from newswatch.errors import NewswatchError
 from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
@@ -25,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "PREFECT_API_URL is set) and print a summary.",
     )
     parser.add_argument("--quiet", action="store_true", help="only print the summary")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="poll every enabled source now, ignoring cadence and failure backoff",
+    )
     add_ingest_options(parser)
     parser.set_defaults(handler=handle)
 
@@ -46,8 +50,10 @@ def handle(args: argparse.Namespace) -> int:
             data_dir=settings.data_dir,
         )
         allow_private += sample_hosts
-        from flows.ingest import ingest  # imports Prefect: keep it off `newswatch --help`
+        # imports Prefect: keep it off `newswatch --help`
+        from flows.ingest import IngestFailed, ingest
 
+        load_error: BaseException | None = None
         try:
             summary = ingest(
                 sources=str(sources),
@@ -55,7 +61,10 @@ def handle(args: argparse.Namespace) -> int:
                 allow_private=allow_private,
                 alerts=str(args.alerts or DEFAULT_ALERTS),
                 alerts_to=list(args.alerts_to),
+                force=args.force,
             )
+        except IngestFailed as failed:  # Failed in Prefect, with the reason; summary kept
+            summary, load_error = failed.summary, failed.load_error
         except RuntimeError as exc:  # Prefect's client: "Failed to reach API at URL"
             if "Failed to reach API" not in str(exc):
                 raise
@@ -69,6 +78,8 @@ def handle(args: argparse.Namespace) -> int:
                 "kept and the next run completes it (loads are idempotent)."
             ) from exc
     print(format_summary(summary, settings.db_path))
+    if load_error is not None:
+        raise load_error  # the CLI's one line and exit code for it, as before
     if summary["batches_left"]:
         return 75  # EX_TEMPFAIL: the batch is staged, the next run loads it
     if summary["feeds_polled"] and summary["feeds_failed"] == summary["feeds_polled"]:
@@ -78,23 +89,13 @@ def handle(args: argparse.Namespace) -> int:
 
 @contextmanager
 def single_run(data_dir: Path) -> Iterator[None]:
-    """Hold ``data_dir/.run.lock`` for the run; a second run on the same data directory
-    exits at once (EX_TEMPFAIL) instead of racing the first one's loads and alert sends."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / ".run.lock").open("a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise WarehouseLocked(
-                f"another newswatch run is in progress on {data_dir} ({holder}); "
-                "this one does nothing"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"PID {os.getpid()}")
-        handle.flush()
+    """Hold the warehouse's writer lock (``warehouse/writer_lock.py``) for the whole run,
+    before Prefect starts: a second run, a watch tick, a backfill or ``alerts send`` on the
+    same data directory makes this one exit at once (EX_TEMPFAIL, naming the holder). The
+    flow takes the same lock again (re-entrant), so deployments are covered too."""
+    from warehouse.writer_lock import writer_lock
+
+    with writer_lock(data_dir, "newswatch run"):
         yield
 
 

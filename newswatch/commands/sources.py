@@ -1,4 +1,5 @@
-"""``newswatch sources list|check``: show the catalogue; fetch each source once."""
+"""``newswatch sources list|check|reset``: show the catalogue; fetch each source once;
+clear a feed's backoff so the next run polls it at once."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from extractors.models import FeedPoll, Source
 from extractors.sources import BASE_PLACEHOLDER, load_sources
-from newswatch.commands.common import settings_from_args
+from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.errors import NewswatchError
 from newswatch.settings import DEFAULT_SOURCES, Settings
+
+if TYPE_CHECKING:
+    from warehouse.feed_admin import FeedReset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,6 +59,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="total deadline per request (default: settings, 60 s)",
     )
     check.set_defaults(handler=handle_check)
+
+    reset = actions.add_parser(
+        "reset",
+        help="clear feeds' backoff, failure count and next poll: the next run polls them",
+        description="Clear the stored failure count, next-poll time (failure backoff, "
+        "Retry-After or cadence) and retirement of the given feeds, or of every feed with "
+        "--all, so that the next run (or watch tick) polls them at once. ETag, "
+        "Last-Modified and the last error stay. An unknown id changes nothing (exit 1).",
+    )
+    reset.add_argument("ids", nargs="*", metavar="ID", help="source id (repeatable)")
+    reset.add_argument("--all", action="store_true", help="reset every feed")
+    add_db_argument(reset)
+    reset.set_defaults(handler=handle_reset)
 
 
 def _add_sources_argument(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +136,46 @@ def handle_check(args: argparse.Namespace) -> int:
     reachable = sum(poll.status != "error" for poll in polls)
     console.print(f"{reachable}/{len(polls)} sources reachable")
     return 0
+
+
+def handle_reset(args: argparse.Namespace) -> int:
+    from warehouse.feed_admin import reset_feed_state  # duckdb kept off `newswatch --help`
+
+    if bool(args.ids) == bool(args.all):
+        raise NewswatchError("sources reset: give one or more source ids, or --all (not both)")
+    db_path = settings_from_args(args).db_path
+    report = reset_feed_state(db_path, None if args.all else list(args.ids))
+    if report.db_missing:
+        print(f"no database at {db_path}: nothing to reset (every feed is polled on the first run)")
+        return 0
+    if not report.reset and not report.never_polled:
+        print(f"nothing to reset in {db_path}: no feed has stored state yet")
+        return 0
+    print(f"reset {len(report.reset)} feed(s) in {db_path}; the next run polls them at once")
+    width = max(len(sid) for sid in [*(r.source_id for r in report.reset), *report.never_polled])
+    for feed in report.reset:
+        print(f"  {feed.source_id:<{width}}  was {held_back(feed)}")
+    for source_id in report.never_polled:
+        print(f"  {source_id:<{width}}  never polled: nothing stored, polled on the next run")
+    return 0
+
+
+def held_back(feed: FeedReset) -> str:
+    """What held ``feed`` back before its reset, in a few words."""
+    until = _when(feed.next_poll_at)
+    if feed.retired_at is not None:
+        what = f"retired since {_when(feed.retired_at)}"
+    elif feed.consecutive_failures:
+        what = f"backing off after {feed.consecutive_failures} failure(s) until {until}"
+    elif feed.next_poll_at is not None:
+        what = f"on its cadence until {until}"
+    else:
+        return "already due"
+    return f"{what} (last error: {feed.last_error})" if feed.last_error else what
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
 
 
 async def check_sources(sources: Sequence[Source], settings: Settings) -> list[FeedPoll]:
