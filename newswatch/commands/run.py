@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--force",
         action="store_true",
-        help="poll every enabled source now, ignoring cadence and failure backoff",
+        help="poll every enabled source now, ignoring cadence and failure backoff "
+        "(a retired feed needs `newswatch sources reset ID`)",
     )
     add_ingest_options(parser)
     parser.set_defaults(handler=handle)
