@@ -168,6 +168,78 @@ class ArticleRecord:
     date_confidence: str | None = None  # high | medium | low (extractors/date_trust.py)
     date_flag: str | None = None  # future | too_old | before_outlet | None (plausible)
     relevance_rule: str | None = None  # the catalogue rule that decided on_topic
+    body_hash: str | None = None  # content identity (extractors/identity.py)
+
+
+@dataclass(frozen=True)
+class ArticleAliasRecord:
+    """Another URL of a stored article (table ``article_aliases``): never a second row."""
+
+    url: str  # the normalised feed link of the copy (the key)
+    article_id: str  # the stored article it is a copy of
+    source_id: str
+    canonical_url: str | None  # the copy's own canonical URL
+    final_url: str | None
+    reason: str  # same_url | same_body | near_duplicate (extractors/identity.py)
+    similarity: float
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class PageFailureRecord:
+    """A page that could not be stored yet (table ``page_failures``), fetched again later.
+
+    Keeps the feed entry's fields, so the page is retried even once its feed item is gone.
+    """
+
+    url: str  # normalised link (the key)
+    source_id: str
+    guid: str
+    link: str  # the feed's link as given (what is fetched)
+    title: str
+    summary: str
+    published_at: datetime
+    date_flag: str
+    authors: tuple[str, ...]
+    tags: tuple[str, ...]
+    http_status: int | None
+    error: str
+    error_class: str | None  # transient | permanent | soft_404 | empty
+    attempts: int
+    first_failed_at: datetime
+    last_attempt_at: datetime
+    next_attempt_at: datetime | None  # None once given up
+    status: str  # pending | gave_up (the warehouse also has resolved)
+    final_url: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: FeedEntry, **fields: object) -> PageFailureRecord:
+        return cls(
+            source_id=entry.source_id,
+            guid=entry.guid,
+            link=entry.link,
+            title=entry.title,
+            summary=entry.summary,
+            published_at=entry.published_at,
+            date_flag=entry.date_flag,
+            authors=entry.authors,
+            tags=entry.tags,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def entry(self) -> FeedEntry:
+        """The feed entry to fetch again."""
+        return FeedEntry(
+            source_id=self.source_id,
+            guid=self.guid,
+            link=self.link,
+            title=self.title,
+            summary=self.summary,
+            published_at=self.published_at,
+            date_flag=self.date_flag,
+            authors=tuple(self.authors),
+            tags=tuple(self.tags),
+        )
 
 
 @dataclass(frozen=True)
@@ -254,3 +326,5 @@ class IngestBatch:
     # any objects with id, name, type and side will do, e.g. extractors.entities.Entity
     entities: tuple[EntityRecord, ...] = ()
     emerging_terms: tuple[EmergingTermRecord, ...] = ()  # candidate new names of this run
+    aliases: tuple[ArticleAliasRecord, ...] = ()  # new URLs of stored articles
+    page_failures: tuple[PageFailureRecord, ...] = ()  # error pages, fetched again later

@@ -184,7 +184,8 @@ def select(
         polls.append(
             FeedPoll(found.source_id, found.sitemap_url, "ok", found_at, entries=tuple(entries))
         )
-    fresh = stages.new_entries(polls, settings)  # the ingest's own dedup + known URLs
+    # the ingest's own dedup + known URLs; due page retries are left to the ingest (alerts)
+    fresh = stages.new_entries(polls, settings, retry_failed=False)
     fresh.sort(key=lambda e: (e.date_flag == "missing", -e.published_at.timestamp(), e.link))
     undated = sum(e.date_flag == "missing" for e in fresh)
     return Selection(fresh, listed, in_range, undated)
@@ -205,6 +206,7 @@ def batch_record(
 ) -> IngestBatch:
     """One backfill batch as the loader takes it: articles and mentions, no alerts."""
     records, mentions = stages.to_records(judged, stages.with_outlets(sources), started_at)
+    aliases, page_failures = stages.identity_records(judged)
     run = RunRecord(
         run_id=stages.new_run_id(started_at),
         started_at=started_at,
@@ -223,6 +225,8 @@ def batch_record(
         mentions=tuple(mentions),
         sources=tuple(sources),
         entities=catalogue_entities,  # type: ignore[arg-type]
+        aliases=tuple(aliases),
+        page_failures=tuple(page_failures),
     )
 
 

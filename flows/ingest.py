@@ -188,6 +188,7 @@ def ingest(
     judged = tasks.match_and_group(entries, pages, articles, catalogue, settings)
 
     records, mentions = stages.to_records(judged, stages.with_outlets(source_list), started_at)
+    aliases, page_failures = stages.identity_records(judged)  # new URLs of stored articles
     raised = tasks.raise_alerts(alert_config, records, mentions, catalogue, settings)
     raised += stages.feed_health_alerts(
         alert_config, outcome.states, source_list, records, settings
@@ -219,6 +220,8 @@ def ingest(
         alerts=tuple(raised),
         entities=catalogue.entities,
         emerging_terms=tuple(emerging_term_records(records, catalogue, run.run_id, started_at)),
+        aliases=tuple(aliases),
+        page_failures=tuple(page_failures),
     )
     tasks.stage(batch, settings)
     report, load_error = load_or_report(settings)
@@ -239,7 +242,7 @@ def ingest(
         new_articles=report.articles_added,
         on_topic_articles=run.on_topic_articles,
         mentions=report.mentions_added,
-        stories=len({j.story_id for j in judged}),
+        stories=len({r.story_id for r in records}),
         batches_loaded=report.batches_loaded,
         batches_left=report.batches_left,
         load_message=report.message,

@@ -23,9 +23,11 @@ from extractors.entities import Catalogue
 from extractors.feed_state import due_sources, next_state
 from extractors.health import health_alerts, judge_feed
 from extractors.http import Fetcher
+from extractors.identity import StoredBody, find_alias, identity_of
 from extractors.matcher import Matcher
 from extractors.models import (
     AlertRecord,
+    ArticleAliasRecord,
     ArticleRecord,
     ExtractedArticle,
     FeedEntry,
@@ -33,9 +35,11 @@ from extractors.models import (
     FeedState,
     MatchResult,
     MentionRecord,
+    PageFailureRecord,
     PageFetch,
     Source,
 )
+from extractors.page_retry import MAX_RETRIES_PER_RUN, is_due, next_failure, page_error
 from extractors.pool import extract_many
 from extractors.urls import article_id, normalise_url
 from newswatch.errors import WarehouseLocked
@@ -119,8 +123,13 @@ def poll(
     return PollOutcome(polls, new_states, [s for s in sources if s.id not in due_ids])
 
 
-def new_entries(polls: Sequence[FeedPoll], settings: Settings) -> list[FeedEntry]:
-    """Entries whose link we have not stored yet, one per normalised link."""
+def new_entries(
+    polls: Sequence[FeedPoll], settings: Settings, *, retry_failed: bool = True
+) -> list[FeedEntry]:
+    """Entries whose link we have not stored yet (as an article or an alias), one per
+    normalised link, plus the failed page fetches due again (``extractors/page_retry.py``),
+    listed in a feed this time or not. A failed page not yet due, or given up, is skipped.
+    ``retry_failed=False`` (backfill) leaves due retries to the ingest."""
     by_link: dict[str, FeedEntry] = {}
     for feed_poll in polls:
         for entry in feed_poll.entries:
@@ -132,7 +141,25 @@ def new_entries(polls: Sequence[FeedPoll], settings: Settings) -> list[FeedEntry
     except WarehouseLocked as exc:
         log.warning("known URLs unavailable (%s); the load will drop repeats", exc)
         known = set()
-    return [entry for link, entry in by_link.items() if link not in known]
+    now = datetime.now(UTC)
+    try:
+        failed, due = queries.page_failures(
+            settings.db_path,
+            list(by_link),
+            now,
+            due_limit=MAX_RETRIES_PER_RUN if retry_failed else 0,
+            lock_timeout=READ_LOCK_TIMEOUT,
+        )
+    except WarehouseLocked as exc:
+        log.warning("failed page fetches unavailable (%s); no retries this run", exc)
+        failed, due = {}, []
+    fresh = [
+        entry
+        for link, entry in by_link.items()
+        if link not in known and (link not in failed or is_due(failed[link], now))
+    ]
+    fresh += [f.entry() for f in due if f.url not in by_link and f.url not in known]
+    return fresh
 
 
 def fetch(entries: Sequence[FeedEntry], settings: Settings) -> list[PageFetch]:
@@ -149,17 +176,25 @@ def extract(
     return extract_many(list(zip(pages, entries, strict=True)), workers=settings.workers)
 
 
+NO_MATCH = MatchResult(mentions=(), relevance=0.0, on_topic=False)
+
+
 @dataclass(frozen=True)
 class Judged:
-    """An article with its entity matches and story."""
+    """One fetched page, judged: a new article (with its matches and story), another URL of
+    a stored article (``alias``), or an error page to fetch again (``failure``)."""
 
     entry: FeedEntry
     page: PageFetch
     article: ExtractedArticle
     match: MatchResult
-    article_id: str
+    article_id: str  # for an alias: the stored article it is a copy of
     story_id: str
     signature: tuple[int, ...]
+    outcome: str = "new"  # new | alias | failed
+    body_hash: str | None = None
+    alias: ArticleAliasRecord | None = None
+    failure: PageFailureRecord | None = None
 
 
 def judge(
@@ -169,40 +204,161 @@ def judge(
     matcher: Matcher,
     settings: Settings,
 ) -> list[Judged]:
-    """Match entities, score relevance and group near-duplicates into stories."""
+    """Sort error pages out, recognise stored articles at new URLs (by canonical URL or by
+    body from the same outlet: ``extractors/identity.py``), then match entities, score
+    relevance and group near-duplicates into stories."""
+    now = datetime.now(UTC)
+    links = [normalise_url(e.link) for e in entries]
+    errors = [page_error(p, a) for p, a in zip(pages, articles, strict=True)]
+    sigs = [signature(a.text) for a in articles]
+    idents = [
+        identity_of(a.text, a.title, a.status, sig, a.content_hash) if err is None else None
+        for a, sig, err in zip(articles, sigs, errors, strict=True)
+    ]
+    index = _story_index(settings, now)
+    stored, alias_of_canonical, previous = _known_identities(
+        settings, entries, articles, links, errors, idents, now
+    )
+    known_ids = {s.article_id: s for s in stored}
+    bodies = list(stored)  # stored articles, then this run's new ones as they come
+    out: list[Judged] = []
+    new_ids: set[str] = set()
+    for i, (entry, page, article) in enumerate(zip(entries, pages, articles, strict=True)):
+        link, sig, ident, error = links[i], sigs[i], idents[i], errors[i]
+        base = {"entry": entry, "page": page, "article": article, "signature": sig}
+        if error is not None:
+            failure = next_failure(previous.get(link), entry, link, page, error, now)
+            out.append(
+                Judged(
+                    **base,
+                    match=NO_MATCH,
+                    article_id="",
+                    story_id="",
+                    outcome="failed",
+                    failure=failure,
+                )
+            )
+            continue
+        this_id = article_id(article.canonical_url)
+        target, reason, score = None, "same_url", 1.0
+        if this_id in new_ids or this_id in known_ids:
+            target = this_id  # two links, one canonical article
+        elif article.canonical_url in alias_of_canonical:
+            target = alias_of_canonical[article.canonical_url]
+        elif ident is not None:
+            found = find_alias(ident, entry.source_id, bodies)
+            if found:
+                target, reason, score = found.article_id, found.reason, found.similarity
+        if target is not None:
+            alias = ArticleAliasRecord(
+                url=link,
+                article_id=target,
+                source_id=entry.source_id,
+                canonical_url=article.canonical_url,
+                final_url=page.final_url,
+                reason=reason,
+                similarity=score,
+                first_seen_at=now,
+            )
+            story = index.story_of(target) or target
+            out.append(
+                Judged(
+                    **base,
+                    match=NO_MATCH,
+                    article_id=target,
+                    story_id=story,
+                    outcome="alias",
+                    alias=alias,
+                )
+            )
+            continue
+        story_id = index.assign(this_id, sig)
+        new_ids.add(this_id)
+        body_hash = ident.body_hash if ident else None
+        if ident is not None:
+            bodies.append(
+                StoredBody(
+                    this_id,
+                    entry.source_id,
+                    story_id,
+                    article.title,
+                    body_hash,
+                    ident.content_hash,
+                    sig,
+                )
+            )
+        out.append(
+            Judged(
+                **base,
+                match=matcher.match(article.text, title=article.title),
+                article_id=this_id,
+                story_id=story_id,
+                body_hash=body_hash,
+            )
+        )
+    return out
+
+
+def _story_index(settings: Settings, now: datetime) -> StoryIndex:
     index = StoryIndex()
     try:
-        since = datetime.now(UTC) - STORY_WINDOW
         for known_id, story_id, sig in queries.story_signatures(
-            settings.db_path, since, lock_timeout=READ_LOCK_TIMEOUT
+            settings.db_path, now - STORY_WINDOW, lock_timeout=READ_LOCK_TIMEOUT
         ):
             index.add(known_id, story_id, sig)
     except WarehouseLocked as exc:
         log.warning("story signatures unavailable (%s); grouping within this run only", exc)
-    judged: dict[str, Judged] = {}
-    for entry, page, article in zip(entries, pages, articles, strict=True):
-        this_id = article_id(article.canonical_url)
-        if this_id in judged:  # two feed links, one canonical article
-            continue
-        sig = signature(article.text)
-        judged[this_id] = Judged(
-            entry=entry,
-            page=page,
-            article=article,
-            match=matcher.match(article.text, title=article.title),
-            article_id=this_id,
-            story_id=index.assign(this_id, sig),
-            signature=sig,
+    return index
+
+
+def _known_identities(
+    settings: Settings,
+    entries: Sequence[FeedEntry],
+    articles: Sequence[ExtractedArticle],
+    links: Sequence[str],
+    errors: Sequence[object | None],
+    idents: Sequence[object | None],
+    now: datetime,
+) -> tuple[list[StoredBody], dict[str, str], dict[str, PageFailureRecord]]:
+    """Stored articles new pages may be copies of, aliases by canonical URL, and the
+    stored failures of the pages that failed again (for their attempt count)."""
+    ok = [i for i, error in enumerate(errors) if error is None]
+    failed_links = [links[i] for i, error in enumerate(errors) if error is not None]
+    try:
+        stored, aliases = queries.identity_candidates(
+            settings.db_path,
+            [article_id(articles[i].canonical_url) for i in ok],
+            [getattr(idents[i], "body_hash", "") for i in ok if idents[i] is not None],
+            [articles[i].content_hash or "" for i in ok if idents[i] is not None],
+            [articles[i].canonical_url for i in ok],
+            now - STORY_WINDOW,
+            sorted({entries[i].source_id for i in ok}),
+            lock_timeout=READ_LOCK_TIMEOUT,
         )
-    return list(judged.values())
+    except WarehouseLocked as exc:
+        log.warning("stored articles unavailable (%s); identity within this run only", exc)
+        stored, aliases = [], {}
+    try:
+        previous, _ = (
+            queries.page_failures(
+                settings.db_path, failed_links, now, due_limit=0, lock_timeout=READ_LOCK_TIMEOUT
+            )
+            if failed_links
+            else ({}, [])
+        )
+    except WarehouseLocked as exc:
+        log.warning("failed page fetches unavailable (%s); counting from 1", exc)
+        previous = {}
+    return stored, aliases, previous
 
 
 def to_records(
     judged: Sequence[Judged], outlets: dict[str, str], first_seen_at: datetime
 ) -> tuple[list[ArticleRecord], list[MentionRecord]]:
+    """Article and mention rows of the new articles (aliases and error pages have none)."""
     articles: list[ArticleRecord] = []
     mentions: list[MentionRecord] = []
-    for item in judged:
+    for item in (j for j in judged if j.outcome == "new"):
         a = item.article
         articles.append(
             ArticleRecord(
@@ -232,6 +388,7 @@ def to_records(
                 date_confidence=date_confidence(a.date_method),
                 date_flag=date_flag(a.published_at, first_seen_at),
                 relevance_rule=item.match.rule,
+                body_hash=item.body_hash,
             )
         )
         mentions.extend(
@@ -246,6 +403,15 @@ def to_records(
             for m in item.match.mentions
         )
     return articles, mentions
+
+
+def identity_records(
+    judged: Sequence[Judged],
+) -> tuple[list[ArticleAliasRecord], list[PageFailureRecord]]:
+    """The aliases (new URLs of stored articles) and failed page fetches of a batch."""
+    aliases = [j.alias for j in judged if j.alias is not None]
+    failures = [j.failure for j in judged if j.failure is not None]
+    return aliases, failures
 
 
 def raise_alerts(
@@ -315,6 +481,7 @@ __all__ = [
     "extract",
     "feed_health_alerts",
     "fetch",
+    "identity_records",
     "judge",
     "new_entries",
     "new_run_id",

@@ -18,9 +18,10 @@ from urllib.parse import unquote, urlsplit
 from newswatch.settings import SAMPLE_DIR
 
 PLACEHOLDER = "{{BASE}}"
-# A stable port keeps the sample's URLs (and so its article ids) the same from run to run;
-# when it is taken, any free port is used and the loader's content-hash check keeps re-runs
-# from adding copies.
+# A stable port keeps the sample's URLs (and so its article ids) the same from run to run.
+# When it is taken, any free port is used: the pages then have new URLs, and content
+# identity (extractors/identity.py: the same body from the same source) records them as
+# aliases of the stored articles instead of new rows (tests/test_identity_e2e.py).
 DEFAULT_PORT = 8765
 TEXT_SUFFIXES = {".xml", ".html", ".htm", ".txt", ".rss", ".atom", ".json"}
 CONTENT_TYPES = {

@@ -15,6 +15,10 @@ How each table loads (re-loading a batch changes nothing):
     entities     upsert on entity_id (the batch's catalogue, or ``load_entities``)
     emerging_terms      insert-if-new on (term, run_id)
     catalogue_versions  insert-if-new on version (the run's catalogue_version)
+    article_aliases     insert-if-new on url, only for an article stored (first alias wins)
+    page_failures       upsert on url when the batch's attempt is later than the stored
+                        one; a row whose URL this batch stores (as article or alias) is
+                        marked resolved
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class LoadReport:
     message: str
     batches_rejected: int = 0
     runs_loaded: tuple[str, ...] = ()
+    aliases_added: int = 0  # new URLs recorded as aliases of stored articles
+    pages_failed: int = 0  # error pages recorded (or updated) in page_failures
 
 
 def stage_batch(batch: IngestBatch, staging_dir: Path) -> Path:
@@ -105,7 +111,7 @@ def load_staged(
         )
     loaded: list[str] = []
     notes: list[str] = []
-    articles_added = mentions_added = rejected = 0
+    articles_added = mentions_added = rejected = aliases_added = pages_failed = 0
     try:
         # list again under the lock: an overlapping run may have loaded (moved) some meanwhile
         for path in staged_batches(staging_dir):
@@ -117,7 +123,7 @@ def load_staged(
                 notes.append(f"rejected {path.name}: {exc}")
                 continue
             try:
-                added_articles, added_mentions = _load_one(con, staged)
+                added = _load_one(con, staged)
             except _DATA_ERRORS as exc:
                 move_batch(path, REJECTED_DIR)
                 rejected += 1
@@ -128,8 +134,10 @@ def load_staged(
                 break
             move_batch(path, LOADED_DIR)
             loaded.append(staged.run_id)
-            articles_added += added_articles
-            mentions_added += added_mentions
+            articles_added += added.articles
+            mentions_added += added.mentions
+            aliases_added += added.aliases
+            pages_failed += added.page_failures
         if refresh_search:
             search.refresh_index(con)
         con.execute("CHECKPOINT")
@@ -139,7 +147,8 @@ def load_staged(
     left = len(staged_batches(staging_dir))
     summary = (
         f"loaded {len(loaded)} batch(es): +{articles_added} articles, "
-        f"+{mentions_added} mentions; {left} left staged"
+        f"+{mentions_added} mentions, +{aliases_added} aliases, "
+        f"{pages_failed} failed page fetch(es) recorded; {left} left staged"
     )
     return LoadReport(
         batches_loaded=len(loaded),
@@ -150,6 +159,8 @@ def load_staged(
         message="; ".join([summary, *notes]),
         batches_rejected=rejected,
         runs_loaded=tuple(loaded),
+        aliases_added=aliases_added,
+        pages_failed=pages_failed,
     )
 
 
@@ -181,7 +192,15 @@ def _disk_shortfall(db_path: Path, batches: list[Path]) -> str | None:
     )
 
 
-def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Added:
+    articles: int
+    mentions: int
+    aliases: int
+    page_failures: int
+
+
+def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> _Added:
     files = {table: str(staged.file(table)) for table in staged.rows}
 
     def run(statement: str, table: str, **params: object) -> None:
@@ -194,6 +213,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int,
     try:
         articles_before = _count(con, "articles")
         mentions_before = _count(con, "mentions")
+        aliases_before = _count(con, "article_aliases")
         run(_UPSERT_ENTITIES, "entities", version=version, now=now)
         run(_UPSERT_SOURCES, "sources", now=now)
         run(_UPSERT_FEED_STATE, "feed_states")
@@ -205,11 +225,16 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int,
             con.execute(_INSERT_MENTIONS, {"file": files["mentions"]})
             con.execute(_DELETE_ENTITY_DAYS, touched)
             con.execute(_INSERT_ENTITY_DAYS, touched)
+        run(_INSERT_ALIASES, "article_aliases")
+        run(_UPSERT_PAGE_FAILURES, "page_failures")
+        for table in ("articles", "article_aliases"):
+            run(_RESOLVE_PAGE_FAILURES, table, now=now)
         run(_INSERT_ALERTS, "alerts")
         run(_INSERT_EMERGING_TERMS, "emerging_terms")
         run(_INSERT_CATALOGUE_VERSION, "runs", now=now)
         articles_added = _count(con, "articles") - articles_before
         mentions_added = _count(con, "mentions") - mentions_before
+        aliases_added = _count(con, "article_aliases") - aliases_before
         run(
             _UPSERT_RUNS,
             "runs",
@@ -221,7 +246,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> tuple[int,
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return articles_added, mentions_added
+    failures = staged.rows.get("page_failures", 0)
+    return _Added(articles_added, mentions_added, aliases_added, failures)
 
 
 def _catalogue_version(con: duckdb.DuckDBPyConnection, runs_file: str | None) -> str | None:
@@ -410,4 +436,38 @@ FROM read_parquet($file) AS r
 WHERE catalogue_version IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY catalogue_version) = 1
 ON CONFLICT DO NOTHING
+"""
+
+# An alias only for an article that is stored (the batch's own articles are in by now), and
+# never for a URL that is itself an article's URL.
+_INSERT_ALIASES = """
+INSERT INTO article_aliases BY NAME
+SELECT * FROM read_parquet($file) AS n
+WHERE n.article_id IN (SELECT article_id FROM articles)
+  AND n.url NOT IN (SELECT url FROM articles)
+QUALIFY row_number() OVER (PARTITION BY n.url ORDER BY n.first_seen_at) = 1
+ON CONFLICT DO NOTHING
+"""
+
+_FAILURE_COLUMNS = tuple(
+    f.name for f in SCHEMAS["page_failures"] if f.name not in {"url", "first_failed_at", "attempts"}
+)
+
+# The batch's attempt counts only when it is later than the stored one (re-loading a batch
+# changes nothing); a resolved row stays resolved.
+_UPSERT_PAGE_FAILURES = f"""
+INSERT INTO page_failures BY NAME
+SELECT * FROM read_parquet($file)
+QUALIFY row_number() OVER (PARTITION BY url ORDER BY last_attempt_at DESC) = 1
+ON CONFLICT (url) DO UPDATE SET
+    {_set_all(_FAILURE_COLUMNS)},
+    attempts = greatest(excluded.attempts, page_failures.attempts + 1),
+    first_failed_at = least(excluded.first_failed_at, page_failures.first_failed_at)
+WHERE excluded.last_attempt_at > page_failures.last_attempt_at
+  AND page_failures.status <> 'resolved'
+"""
+
+_RESOLVE_PAGE_FAILURES = """
+UPDATE page_failures SET status = 'resolved', next_attempt_at = NULL, resolved_at = $now
+WHERE status <> 'resolved' AND url IN (SELECT url FROM read_parquet($file))
 """

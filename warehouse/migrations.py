@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from newswatch.errors import WarehouseError
-from warehouse.schema import CORE_TABLES, OPERATIONS_TABLES, TRUST_PROVENANCE
+from warehouse.schema import CONTENT_IDENTITY, CORE_TABLES, OPERATIONS_TABLES, TRUST_PROVENANCE
 from warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
 
 
@@ -38,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE feed_state ADD COLUMN gone_since TIMESTAMPTZ",
         ),
     ),
+    Migration(7, "content_identity", CONTENT_IDENTITY),  # aliases + page_failures
 )
 
 _VERSION_TABLE = """

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.models import FeedState
+from extractors.identity import StoredBody
+from extractors.models import FeedState, PageFailureRecord
 from warehouse.db import connect
 
 _FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
@@ -38,22 +39,138 @@ def feed_states(db_path: Path, *, lock_timeout: float = 30.0) -> dict[str, FeedS
 
 
 def known_urls(db_path: Path, urls: Sequence[str], *, lock_timeout: float = 30.0) -> set[str]:
-    """The subset of ``urls`` already stored as an article's url or canonical_url."""
+    """The subset of ``urls`` already stored: an article's url or canonical_url, or an
+    alias's (``article_aliases``: the same article met at another URL)."""
     if not urls or not Path(db_path).exists():
         return set()
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         if not _has_table(con, "articles"):
             return set()
-        rows = con.execute(
+        aliases = (
             """
+               OR w.url IN (SELECT url FROM article_aliases)
+               OR w.url IN (SELECT canonical_url FROM article_aliases)"""
+            if _has_table(con, "article_aliases")
+            else ""
+        )  # a file not migrated yet (read-only opens never migrate) has no aliases
+        rows = con.execute(
+            f"""
             WITH wanted AS (SELECT DISTINCT unnest($urls) AS url)
             SELECT w.url FROM wanted AS w
             WHERE w.url IN (SELECT url FROM articles)
-               OR w.url IN (SELECT canonical_url FROM articles)
+               OR w.url IN (SELECT canonical_url FROM articles){aliases}
             """,
             {"urls": list(urls)},
         ).fetchall()
     return {row[0] for row in rows}
+
+
+_FAILURE_FIELDS = tuple(PageFailureRecord.__dataclass_fields__)
+
+
+def page_failures(
+    db_path: Path,
+    urls: Sequence[str],
+    now: datetime,
+    *,
+    due_limit: int = 500,
+    lock_timeout: float = 30.0,
+) -> tuple[dict[str, PageFailureRecord], list[PageFailureRecord]]:
+    """Failed page fetches: those among ``urls`` not resolved (pending or given up), and
+    up to ``due_limit`` pending ones due at ``now`` (longest waiting first), listed or not."""
+    if not Path(db_path).exists():
+        return {}, []
+    columns = ", ".join(_FAILURE_FIELDS)
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not _has_table(con, "page_failures"):
+            return {}, []
+        listed = con.execute(
+            f"SELECT {columns} FROM page_failures "
+            "WHERE status <> 'resolved' AND url IN (SELECT unnest($urls))",
+            {"urls": list(urls)},
+        ).fetchall()
+        due = con.execute(
+            f"SELECT {columns} FROM page_failures "
+            "WHERE status = 'pending' AND next_attempt_at <= $now "
+            "ORDER BY next_attempt_at, url LIMIT $limit",
+            {"now": now, "limit": due_limit},
+        ).fetchall()
+    known = [_failure(row) for row in listed]
+    return {f.url: f for f in known}, [_failure(row) for row in due]
+
+
+def _failure(row: tuple[object, ...]) -> PageFailureRecord:
+    values = dict(zip(_FAILURE_FIELDS, row, strict=True))
+    values["authors"] = tuple(values["authors"] or ())  # type: ignore[arg-type]
+    values["tags"] = tuple(values["tags"] or ())  # type: ignore[arg-type]
+    return PageFailureRecord(**values)  # type: ignore[arg-type]
+
+
+def identity_candidates(
+    db_path: Path,
+    article_ids: Sequence[str],
+    body_hashes: Sequence[str],
+    content_hashes: Sequence[str],
+    canonical_urls: Sequence[str],
+    since: datetime,
+    source_ids: Sequence[str],
+    *,
+    lock_timeout: float = 30.0,
+) -> tuple[list[StoredBody], dict[str, str]]:
+    """What content identity compares new pages with (``extractors/identity.py``).
+
+    Stored articles whose article_id, body_hash or content_hash is among the given ones
+    (any age), plus the articles of ``source_ids`` first seen since ``since`` (for
+    near-duplicates by signature); and {canonical_url: article_id} of aliases with one of
+    ``canonical_urls``.
+    """
+    if not Path(db_path).exists():
+        return [], {}
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not _has_table(con, "articles"):
+            return [], {}
+        migrated = _has_table(con, "article_aliases")
+        body_hash = "body_hash" if migrated else "NULL"
+        rows = con.execute(
+            f"""
+            SELECT article_id, source_id, coalesce(story_id, article_id), title,
+                   {body_hash}, content_hash, story_signature
+            FROM articles
+            WHERE article_id IN (SELECT unnest($ids))
+               OR content_hash IN (SELECT unnest($content))
+               OR {body_hash} IN (SELECT unnest($bodies))
+               OR (first_seen_at >= $since AND source_id IN (SELECT unnest($sources)))
+            """,
+            {
+                "ids": list(article_ids),
+                "content": list(content_hashes),
+                "bodies": list(body_hashes),
+                "since": since,
+                "sources": list(source_ids),
+            },
+        ).fetchall()
+        aliases = (
+            con.execute(
+                "SELECT canonical_url, article_id FROM article_aliases "
+                "WHERE canonical_url IN (SELECT unnest($urls))",
+                {"urls": list(canonical_urls)},
+            ).fetchall()
+            if migrated
+            else []
+        )
+    stored = [
+        StoredBody(
+            article_id=a,
+            source_id=src,
+            story_id=story,
+            title=title,
+            body_hash=body,
+            content_hash=content,
+            signature=tuple(sig or ()),
+        )
+        for a, src, story, title, body, content, sig in rows
+    ]
+    return stored, {str(url): str(article) for url, article in aliases}
 
 
 def story_signatures(

@@ -184,3 +184,47 @@ TRUST_PROVENANCE = (
     "ALTER TABLE runs ADD COLUMN package_versions VARCHAR",
     "ALTER TABLE emerging_terms ADD COLUMN outlet_names VARCHAR[]",
 )
+
+# migration 7: content identity and error pages (issue 14, item 5)
+CONTENT_IDENTITY = (
+    "ALTER TABLE articles ADD COLUMN body_hash VARCHAR",
+    """
+    CREATE TABLE article_aliases (
+        url           VARCHAR PRIMARY KEY,
+        article_id    VARCHAR NOT NULL,
+        source_id     VARCHAR NOT NULL,
+        canonical_url VARCHAR,
+        final_url     VARCHAR,
+        reason        VARCHAR NOT NULL,
+        similarity    DOUBLE,
+        first_seen_at TIMESTAMPTZ NOT NULL,
+        run_id        VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE page_failures (
+        url             VARCHAR PRIMARY KEY,
+        source_id       VARCHAR NOT NULL,
+        guid            VARCHAR,
+        link            VARCHAR NOT NULL,
+        title           VARCHAR,
+        summary         VARCHAR,
+        published_at    TIMESTAMPTZ,
+        date_flag       VARCHAR,
+        authors         VARCHAR[],
+        tags            VARCHAR[],
+        http_status     INTEGER,
+        error           VARCHAR,
+        error_class     VARCHAR,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        first_failed_at TIMESTAMPTZ NOT NULL,
+        last_attempt_at TIMESTAMPTZ NOT NULL,
+        next_attempt_at TIMESTAMPTZ,
+        status          VARCHAR NOT NULL DEFAULT 'pending',
+        final_url       VARCHAR,
+        resolved_at     TIMESTAMPTZ,
+        run_id          VARCHAR,
+        CHECK (status IN ('pending', 'gave_up', 'resolved'))
+    )
+    """,
+)

@@ -139,6 +139,44 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("date_confidence", pa.string()),
             ("date_flag", pa.string()),
             ("relevance_rule", pa.string()),
+            ("body_hash", pa.string()),
+        ]
+    ),
+    "article_aliases": pa.schema(
+        [
+            ("url", pa.string()),
+            ("article_id", pa.string()),
+            ("source_id", pa.string()),
+            ("canonical_url", pa.string()),
+            ("final_url", pa.string()),
+            ("reason", pa.string()),
+            ("similarity", pa.float64()),
+            ("first_seen_at", _TS),
+            ("run_id", pa.string()),
+        ]
+    ),
+    "page_failures": pa.schema(
+        [
+            ("url", pa.string()),
+            ("source_id", pa.string()),
+            ("guid", pa.string()),
+            ("link", pa.string()),
+            ("title", pa.string()),
+            ("summary", pa.string()),
+            ("published_at", _TS),
+            ("date_flag", pa.string()),
+            ("authors", pa.list_(pa.string())),
+            ("tags", pa.list_(pa.string())),
+            ("http_status", pa.int32()),
+            ("error", pa.string()),
+            ("error_class", pa.string()),
+            ("attempts", pa.int32()),
+            ("first_failed_at", _TS),
+            ("last_attempt_at", _TS),
+            ("next_attempt_at", _TS),
+            ("status", pa.string()),
+            ("final_url", pa.string()),
+            ("run_id", pa.string()),
         ]
     ),
     "alerts": pa.schema(
@@ -288,6 +326,11 @@ def _table_rows(batch: IngestBatch, staged_at: datetime) -> dict[str, list[dict[
         "emerging_terms": [
             {**t.__dict__, "outlet_names": list(t.outlet_names)}
             for t in getattr(batch, "emerging_terms", ())
+        ],
+        "article_aliases": [{**a.__dict__, "run_id": run_id} for a in batch.aliases],
+        "page_failures": [
+            {**f.__dict__, "authors": list(f.authors), "tags": list(f.tags), "run_id": run_id}
+            for f in batch.page_failures
         ],
     }
 
