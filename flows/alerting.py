@@ -1,11 +1,16 @@
-"""Deliver due alerts from the outbox: read (short read-only open), send with no database
-open, then record every attempt (short write). Shared by the flow's alerts task and
-``newswatch alerts send``; no Prefect here.
+"""Deliver due alerts from the outbox: read (short read-only open), then for each message
+send it with no database open and record its outcome at once (one short write per
+message). Shared by the flow's alerts task and ``newswatch alerts send``; no Prefect here.
 
-Delivery guarantee: at least once per (rule, story, channel), and exactly once unless the
-process dies between a receiver accepting a message and the attempt being recorded; the
-repeat then carries the same idempotency key (Standard Webhooks ``webhook-id``), so the
-receiver can drop it.
+Delivery guarantee: at least once per (rule, story, channel). Each message's alerts are
+marked sent in their own transaction as soon as the channel accepts it, so a process killed
+mid-batch repeats at most the one message that was in flight (accepted, not yet marked);
+the repeat carries the same idempotency key (Standard Webhooks ``webhook-id``), so the
+receiver can drop it. A digest is one message: its alerts are marked together.
+
+A configuration problem (the alert's channel is not in the alerts file, or its URL's
+environment variable is unset) is not a delivery attempt: those alerts stay pending with
+their attempt count and backoff unchanged, and the problem is reported.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ RETRY_MAX = timedelta(hours=6)
 @dataclass(frozen=True)
 class SendReport:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # delivery attempts that failed (each retried later, with backoff)
     messages: int = 0
     errors: tuple[str, ...] = field(default=())
+    misconfigured: int = 0  # left pending, no attempt: channel not configured / URL unset
+    not_tried: int = 0  # left pending, no attempt: sending stopped (could not record)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -47,29 +54,31 @@ def send_due_alerts(
     env: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
     *,
+    ignore_backoff: bool = False,
     allow_private: Sequence[str] | None = None,  # SSRF guard allow-list (None: the env's)
 ) -> SendReport:
-    """Deliver every due alert; relative ``file://`` paths are under ``data_dir``."""
+    """Deliver every due alert (every pending one with ``ignore_backoff``), recording each
+    message's outcome right after it; relative ``file://`` paths are under ``data_dir``."""
     env = os.environ if env is None else env
     data_dir = data_dir or Path(db_path).parent
     try:
-        due = due_alerts(db_path, now)
+        due = due_alerts(db_path, now, ignore_backoff=ignore_backoff)
     except WarehouseLocked as exc:  # alerts stay pending in the outbox for the next run
         return SendReport(errors=(f"alerts not sent this run: {exc}",))
-    attempts: list[DeliveryAttempt] = []
-    messages = 0
+    sent = failed = messages = misconfigured = not_tried = 0
     errors: list[str] = []
-    for group in _messages(due):
+    groups = _messages(due)
+    for index, group in enumerate(groups):
         channel = next((c for c in config.channels if c.name == group[0].channel), None)
         url = channel.resolve(env) if channel else None
         if channel is None or url is None:
             why = (
-                f"channel {group[0].channel!r} is not configured"
+                f"channel {group[0].channel!r} is not in the alerts file"
                 if channel is None
                 else f"channel {channel.name!r}: ${channel.url_env} is not set"
             )
-            attempts += [_failed(a, why, now) for a in group]
-            errors.append(why)
+            errors.append(f"{why}; its alerts stay pending (not counted as attempts)")
+            misconfigured += len(group)
             continue
         secret = env.get(channel.secret_env) if channel.secret_env else None
         result = deliver(
@@ -77,17 +86,27 @@ def send_due_alerts(
         )
         messages += 1
         if result.ok:
-            attempts += [DeliveryAttempt(a.alert_id, True) for a in group]
+            attempts = [DeliveryAttempt(a.alert_id, True) for a in group]
+            sent += len(group)
         else:
             why = f"channel {channel.name!r}: {result.error}"
-            attempts += [_failed(a, why, now) for a in group]
+            attempts = [_failed(a, why, now) for a in group]
+            failed += len(group)
             errors.append(why)
-    try:
-        record_attempts(db_path, attempts, now)
-    except WarehouseLocked as exc:  # sent but not marked: repeated next run, same key
-        errors.append(f"deliveries not recorded, next run repeats them (same key): {exc}")
-    sent = sum(a.ok for a in attempts)
-    return SendReport(sent, len(attempts) - sent, messages, tuple(dict.fromkeys(errors)))
+        try:
+            record_attempts(db_path, attempts, now)  # committed before the next send
+        except WarehouseLocked as exc:
+            # stop: every further send would be another repeat on the next run
+            left = sum(len(g) for g in groups[index + 1 :])
+            errors.append(
+                f"a delivery was not recorded ({exc}); the next run repeats that message "
+                f"(same key); {left} alert(s) not tried this run"
+            )
+            not_tried = left
+            break
+    return SendReport(
+        sent, failed, messages, tuple(dict.fromkeys(errors)), misconfigured, not_tried
+    )
 
 
 def anchored(url: str, data_dir: Path) -> str:

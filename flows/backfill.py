@@ -48,6 +48,7 @@ from extractors.sitemaps import (
 )
 from extractors.sources import load_sources
 from flows import stages, tasks
+from flows.writer import one_writer
 from newswatch.errors import ConfigError, FetchError
 from newswatch.settings import DEFAULT_SOURCES, Settings
 from warehouse.load import LoadReport, load_staged
@@ -290,6 +291,7 @@ def extract_on_runner(
 
 
 @flow(name="backfill", log_prints=False)
+@one_writer("backfill flow run")  # one writer per data dir; re-entrant
 def backfill(
     since: str,
     until: str | None = None,

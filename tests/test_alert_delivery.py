@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,136 @@ def test_malformed_alerts_file_names_file_line_and_field(
         load_alert_config(path)
     assert f"{path}:{line}:" in str(error.value)
     assert f"'{field}'" in str(error.value)
+
+
+# ------------------------------------------------ per-message marking, config is no attempt
+
+
+def test_each_message_is_marked_sent_as_soon_as_it_is_accepted(tmp_path: Path) -> None:
+    """The channel fails from the 4th message on: the first 3 are already marked sent, the
+    rest pending with one attempt each (nothing waits for the end of the batch)."""
+    from flows.alerting import send_due_alerts
+    from tests.outbox_fixtures import (
+        alerts_file,
+        outbox_state,
+        pending_alerts,
+        warehouse_with_alerts,
+    )
+
+    db = warehouse_with_alerts(tmp_path, pending_alerts(6, channel="hook"))
+    log = WebhookLog()
+    config_path = alerts_file(tmp_path / "alerts.toml", "hook", 'url_env = "NW_HOOK"')
+    config = load_alert_config(config_path)
+    seen: list[dict[str, object]] = []
+
+    with webhook_receiver(log) as url:
+        import flows.alerting as alerting
+
+        real = alerting.deliver
+
+        def deliver_then_break(target: str, message: Message, **kw: object):  # type: ignore[no-untyped-def]
+            seen.append(outbox_state(db))  # the outbox as it is when each message leaves
+            if len(seen) == 4:
+                log.status = 503
+            return real(target, message, **kw)  # type: ignore[arg-type]
+
+        alerting.deliver = deliver_then_break  # type: ignore[assignment]
+        try:
+            report = send_due_alerts(db, config, NOW_SEND, env={"NW_HOOK": url})
+        finally:
+            alerting.deliver = real  # type: ignore[assignment]
+
+    assert (report.sent, report.failed, report.messages) == (3, 3, 6)
+    # when message k leaves, messages 1..k-1 are already committed as sent
+    for k, state in enumerate(seen):
+        assert sum(status == "sent" for status, _ in state.values()) == min(k, 3)
+    final = outbox_state(db)
+    assert sorted(s for s, _ in final.values()) == ["pending"] * 3 + ["sent"] * 3
+    assert all(attempts == 1 for _, attempts in final.values())
+    assert [body["data"]["alert_id"] for _, body in log.received] == [
+        "alert-000",
+        "alert-001",
+        "alert-002",
+    ]
+
+
+NOW_SEND = datetime(2026, 7, 14, 7, 0, tzinfo=UTC)
+
+
+def run_cli(*argv: str) -> int:
+    from newswatch.cli import main
+
+    return main(list(argv))
+
+
+@pytest.mark.parametrize("case", ["missing-file", "malformed-file", "unknown-channel", "env-unset"])
+def test_a_wrong_alerts_config_is_never_a_delivery_attempt(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.outbox_fixtures import (
+        alerts_file,
+        outbox_state,
+        pending_alerts,
+        warehouse_with_alerts,
+    )
+
+    channel = "hook" if case == "env-unset" else "log"
+    db = warehouse_with_alerts(tmp_path, pending_alerts(3, channel=channel))
+    before = outbox_state(db)
+    path = tmp_path / "alerts.toml"
+    if case == "malformed-file":
+        path.write_text('[[channel]]\nname = "log"\nurl = "slack://tok/en"\n')
+    elif case == "unknown-channel":  # a valid file, but not the one these alerts came from
+        alerts_file(path, "other", 'url = "file://other.jsonl"')
+    elif case == "env-unset":
+        alerts_file(path, "hook", 'url_env = "NW_HOOK_UNSET"')
+    code = run_cli("alerts", "send", "--alerts", str(path), "--db", str(db), "--now")
+    out = capsys.readouterr()
+
+    assert outbox_state(db) == before  # attempts, status: unchanged
+    assert code == 78
+    text = out.out + out.err
+    expected = {
+        "missing-file": f"{path}: cannot read the alerts file",
+        "malformed-file": f"{path}:3:",
+        "unknown-channel": "channel 'log' is not in the alerts file",
+        "env-unset": "$NW_HOOK_UNSET is not set",
+    }[case]
+    assert expected in text, text
+    if case in {"unknown-channel", "env-unset"}:
+        assert "3 left pending" in text and "not counted as attempts" in text
+
+
+def test_send_now_retries_at_once_ignoring_backoff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.outbox_fixtures import (
+        alerts_file,
+        delivered,
+        outbox_state,
+        pending_alerts,
+        warehouse_with_alerts,
+    )
+    from warehouse.outbox import DeliveryAttempt, record_attempts
+
+    db = warehouse_with_alerts(tmp_path, pending_alerts(2))
+    far = datetime.now(UTC) + timedelta(hours=6)  # backing off for hours after a failure
+    record_attempts(
+        db, [DeliveryAttempt(f"alert-00{i}", False, "HTTP 503", far) for i in (0, 1)], NOW_SEND
+    )
+    config = str(alerts_file(tmp_path / "alerts.toml"))
+
+    assert run_cli("alerts", "send", "--alerts", config, "--db", str(db)) == 0
+    assert "0 message(s)" in capsys.readouterr().out  # not due yet: nothing sent
+    assert delivered(tmp_path / "alerts.jsonl") == []
+
+    assert run_cli("alerts", "send", "--alerts", config, "--db", str(db), "--now") == 0
+    assert "2 alert(s) sent" in capsys.readouterr().out
+    assert delivered(tmp_path / "alerts.jsonl") == ["alert-000", "alert-001"]
+    assert outbox_state(db) == {"alert-000": ("sent", 2), "alert-001": ("sent", 2)}
+
+    assert run_cli("alerts", "send", "--alerts", config, "--db", str(db), "--now") == 0
+    assert len(delivered(tmp_path / "alerts.jsonl")) == 2  # sent ones are never re-sent
 
 
 def test_a_webhook_to_a_private_address_is_refused_with_the_option_that_allows_it(

@@ -8,21 +8,26 @@ the lock; build the full-text index on the copy (slow at scale, so never in the 
 window); then ``os.replace`` it over the snapshot. A session that has the old snapshot open
 keeps reading the old inode; the next open sees the new one. Never open the snapshot
 read-write: it is overwritten on the next run.
+
+The temporary copy is named ``.<snapshot>.<pid>-<random>.tmp`` (plus DuckDB's ``.wal``
+beside it while the index is built). A publisher killed mid-way leaves it behind; the next
+publish removes every such leftover whose process is gone (or, when this process holds the
+writer lock, any other process's: nobody else may publish then), never a live publisher's.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from warehouse import search
-from warehouse.db import connect
+from warehouse.db import connect, open_duckdb
+from warehouse.writer_lock import held_here
 
 SNAPSHOT_SUFFIX = ".snapshot.duckdb"
 
@@ -34,6 +39,7 @@ class SnapshotReport:
     seconds: float  # total
     copy_seconds: float  # time the live database was held
     index_seconds: float  # full-text index build on the copy
+    leftovers_removed: tuple[Path, ...] = ()  # temp files of interrupted publishes
 
 
 def default_snapshot_path(db_path: Path) -> Path:
@@ -57,14 +63,15 @@ def publish_snapshot(
     snapshot_path = Path(snapshot_path or default_snapshot_path(db_path))
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tmp = snapshot_path.with_name(f".{snapshot_path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    removed = remove_leftovers(snapshot_path)
+    tmp = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         with connect(db_path, lock_timeout=lock_timeout) as con:
             con.execute("CHECKPOINT")
             shutil.copyfile(db_path, tmp)
         copied = time.perf_counter()
         if search_index:
-            with duckdb.connect(str(tmp)) as copy:
+            with open_duckdb(tmp) as copy:
                 search.refresh_index(copy)
                 copy.execute("CHECKPOINT")
         indexed = time.perf_counter()
@@ -80,4 +87,33 @@ def publish_snapshot(
         seconds=time.perf_counter() - started,
         copy_seconds=copied - started,
         index_seconds=indexed - copied,
+        leftovers_removed=removed,
     )
+
+
+def remove_leftovers(snapshot_path: Path) -> tuple[Path, ...]:
+    """Delete the temp files interrupted publishes of ``snapshot_path`` left; returns them."""
+    snapshot_path = Path(snapshot_path)
+    pattern = re.compile(rf"^\.{re.escape(snapshot_path.name)}\.(?:(\d+)-)?[0-9a-f]+\.tmp(\.wal)?$")
+    locked_here = held_here(snapshot_path.parent)
+    removed = []
+    for candidate in snapshot_path.parent.glob(f".{snapshot_path.name}.*.tmp*"):
+        match = pattern.match(candidate.name)
+        if not match:
+            continue
+        pid = int(match.group(1)) if match.group(1) else None  # None: an older, pid-less name
+        if pid == os.getpid() or (pid is not None and _alive(pid) and not locked_here):
+            continue
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return tuple(sorted(removed))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
