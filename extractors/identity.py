@@ -173,13 +173,48 @@ def find_alias(
     return best
 
 
+@dataclass
+class Seen:
+    """The articles a page may be a copy of: stored ones, then this run's as they come."""
+
+    article_ids: set[str]
+    alias_of_canonical: dict[str, str]  # {canonical URL of a stored alias: its article_id}
+    bodies: list[StoredBody]
+
+    def add(self, body: StoredBody) -> None:
+        self.article_ids.add(body.article_id)
+        if body.body_hash is not None:
+            self.bodies.append(body)
+
+
+def copy_of(
+    article_id: str,
+    canonical_url: str,
+    identity: Identity | None,
+    source_id: str,
+    seen: Seen,
+) -> AliasMatch | None:
+    """The known article this page is another URL of, or None for a new article: the same
+    canonical URL (an article's or an alias's) from any source, else the same body from
+    the same source (``find_alias``)."""
+    if article_id in seen.article_ids:
+        return AliasMatch(article_id, "", "same_url", 1.0)
+    if canonical_url in seen.alias_of_canonical:
+        return AliasMatch(seen.alias_of_canonical[canonical_url], "", "same_url", 1.0)
+    if identity is None:
+        return None
+    return find_alias(identity, source_id, seen.bodies)
+
+
 __all__ = [
     "ALIAS_SIMILARITY",
     "MIN_IDENTITY_WORDS",
     "AliasMatch",
     "Identity",
+    "Seen",
     "StoredBody",
     "body_fingerprint",
+    "copy_of",
     "find_alias",
     "identity_of",
     "is_dateline",

@@ -23,7 +23,7 @@ from extractors.entities import Catalogue
 from extractors.feed_state import due_sources, next_state
 from extractors.health import health_alerts, judge_feed
 from extractors.http import Fetcher
-from extractors.identity import StoredBody, find_alias, identity_of
+from extractors.identity import Seen, StoredBody, copy_of, identity_of
 from extractors.matcher import Matcher
 from extractors.models import (
     AlertRecord,
@@ -219,10 +219,8 @@ def judge(
     stored, alias_of_canonical, previous = _known_identities(
         settings, entries, articles, links, errors, idents, now
     )
-    known_ids = {s.article_id: s for s in stored}
-    bodies = list(stored)  # stored articles, then this run's new ones as they come
+    seen = Seen({s.article_id for s in stored}, alias_of_canonical, list(stored))
     out: list[Judged] = []
-    new_ids: set[str] = set()
     for i, (entry, page, article) in enumerate(zip(entries, pages, articles, strict=True)):
         link, sig, ident, error = links[i], sigs[i], idents[i], errors[i]
         base = {"entry": entry, "page": page, "article": article, "signature": sig}
@@ -240,32 +238,24 @@ def judge(
             )
             continue
         this_id = article_id(article.canonical_url)
-        target, reason, score = None, "same_url", 1.0
-        if this_id in new_ids or this_id in known_ids:
-            target = this_id  # two links, one canonical article
-        elif article.canonical_url in alias_of_canonical:
-            target = alias_of_canonical[article.canonical_url]
-        elif ident is not None:
-            found = find_alias(ident, entry.source_id, bodies)
-            if found:
-                target, reason, score = found.article_id, found.reason, found.similarity
-        if target is not None:
+        copy = copy_of(this_id, article.canonical_url, ident, entry.source_id, seen)
+        if copy is not None:
             alias = ArticleAliasRecord(
                 url=link,
-                article_id=target,
+                article_id=copy.article_id,
                 source_id=entry.source_id,
                 canonical_url=article.canonical_url,
                 final_url=page.final_url,
-                reason=reason,
-                similarity=score,
+                reason=copy.reason,
+                similarity=copy.similarity,
                 first_seen_at=now,
             )
-            story = index.story_of(target) or target
+            story = copy.story_id or index.story_of(copy.article_id) or copy.article_id
             out.append(
                 Judged(
                     **base,
                     match=NO_MATCH,
-                    article_id=target,
+                    article_id=copy.article_id,
                     story_id=story,
                     outcome="alias",
                     alias=alias,
@@ -273,20 +263,11 @@ def judge(
             )
             continue
         story_id = index.assign(this_id, sig)
-        new_ids.add(this_id)
         body_hash = ident.body_hash if ident else None
-        if ident is not None:
-            bodies.append(
-                StoredBody(
-                    this_id,
-                    entry.source_id,
-                    story_id,
-                    article.title,
-                    body_hash,
-                    ident.content_hash,
-                    sig,
-                )
-            )
+        content = ident.content_hash if ident else None
+        seen.add(
+            StoredBody(this_id, entry.source_id, story_id, article.title, body_hash, content, sig)
+        )
         out.append(
             Judged(
                 **base,

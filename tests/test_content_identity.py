@@ -13,8 +13,10 @@ import pytest
 from extractors.dedup import signature, similarity
 from extractors.identity import (
     ALIAS_SIMILARITY,
+    Seen,
     StoredBody,
     body_fingerprint,
+    copy_of,
     find_alias,
     identity_of,
     is_dateline,
@@ -280,3 +282,18 @@ def replace_status(page: PageFetch, status: int) -> PageFetch:
     from dataclasses import replace
 
     return replace(page, http_status=status, error=f"HTTP {status}")
+
+
+def test_copy_of_prefers_the_canonical_url_then_the_same_source_body() -> None:
+    sig = signature(BODY)
+    ident = identity_of(BODY, "Alabuga", "ok", sig)
+    assert ident is not None
+    body = StoredBody("a1", "caspian", "s1", "Alabuga", ident.body_hash, None, sig)
+    seen = Seen({"a1", "a2"}, {"https://new.example/x": "a2"}, [body])
+    assert copy_of("a2", "https://old.example/y", None, "any", seen).reason == "same_url"  # type: ignore[union-attr]
+    by_alias = copy_of("a9", "https://new.example/x", None, "any", seen)
+    assert by_alias is not None and by_alias.article_id == "a2"
+    by_body = copy_of("a9", "https://elsewhere/z", ident, "caspian", seen)
+    assert by_body is not None and (by_body.article_id, by_body.reason) == ("a1", "same_body")
+    assert copy_of("a9", "https://elsewhere/z", ident, "steppe-herald", seen) is None  # syndication
+    assert copy_of("a9", "https://elsewhere/z", None, "caspian", seen) is None
