@@ -23,6 +23,7 @@ How each table loads (re-loading a batch changes nothing):
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import duckdb
 from extractors.models import IngestBatch
 from newswatch.errors import WarehouseError, WarehouseLocked
 from warehouse import search
-from warehouse.db import connect
+from warehouse.db import connect, describe_error
 from warehouse.staging import (
     LOADED_DIR,
     REJECTED_DIR,
@@ -130,7 +131,7 @@ def load_staged(
                 notes.append(f"rejected {path.name}: {exc}")
                 continue
             except duckdb.Error as exc:
-                notes.append(f"stopped at {path.name}: {exc}")
+                notes.append(f"stopped at {path.name} (kept staged): {describe_error(exc)}")
                 break
             move_batch(path, LOADED_DIR)
             loaded.append(staged.run_id)
@@ -140,7 +141,10 @@ def load_staged(
             pages_failed += added.page_failures
         if refresh_search:
             search.refresh_index(con)
-        con.execute("CHECKPOINT")
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # committed batches are safe in the WAL meanwhile
+            notes.append(f"checkpoint deferred: {describe_error(exc)}")
     finally:
         con.close()
     _prune_loaded(Path(staging_dir) / LOADED_DIR, keep_loaded)
@@ -244,7 +248,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> _Added:
         )
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT already ended it
+            con.execute("ROLLBACK")  # keep the first error, not "no transaction is active"
         raise
     failures = staged.rows.get("page_failures", 0)
     return _Added(articles_added, mentions_added, aliases_added, failures)
