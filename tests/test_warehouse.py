@@ -598,3 +598,57 @@ def test_the_cli_names_a_sqlite_db_in_one_line_and_downloads_nothing(
         assert last.startswith(f"newswatch: not a DuckDB database: {sqlite_file} is a SQLite")
         assert "Traceback" not in done.stderr and "Failed to download" not in done.stderr
     assert not (home / ".duckdb").exists()
+
+
+def test_a_batch_staged_by_an_older_version_loads_with_its_new_columns_null(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    """A batch left staged across an upgrade lacks the columns added since (here the feed
+    retirement and body fingerprint columns): it loads, with those columns null."""
+    import pyarrow.parquet as pq
+
+    path = stage_batch(batches[0], staging)
+    dropped = {"feed_states": ("retired_at", "gone_since"), "articles": ("body_hash",)}
+    for table, columns in dropped.items():
+        file = path / f"{table}.parquet"
+        old = pq.read_table(file)
+        assert set(columns) <= set(old.column_names)
+        pq.write_table(old.drop_columns(list(columns)), file)
+
+    report = load_staged(db, staging)
+
+    assert (report.batches_loaded, report.batches_rejected) == (1, 0), report.message
+    assert "staged by an older version, added 3 empty column(s)" in report.message
+    assert report.articles_added == len(batches[0].articles) > 0
+    with connect(db, read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*) FROM feed_state WHERE retired_at IS NOT NULL"
+        ).fetchone() == (0,)
+
+
+def test_interrupted_staging_temporaries_are_swept_by_the_next_load(
+    db: Path, staging: Path, batches: list[IngestBatch]
+) -> None:
+    import os
+    import time
+
+    from warehouse.writer_lock import writer_lock
+
+    staging.mkdir(parents=True)
+    old = staging / ".tmp-20260101T000000000000Z__run-a-1234abcd"
+    fresh = staging / ".tmp-20260101T000000000000Z__run-b-5678abcd"
+    for leftover in (old, fresh):
+        leftover.mkdir()
+        (leftover / "articles.parquet").write_bytes(b"half")
+    an_hour_ago = time.time() - 7200
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    stage_batch(batches[0], staging)
+
+    first = load_staged(db, staging)  # no writer lock held: only the stale one goes
+    assert not old.exists() and fresh.exists()
+    assert "removed 1 interrupted staging temporaries" in first.message
+
+    with writer_lock(staging.parent, "test"):  # nobody else can be staging: all go
+        load_staged(db, staging)
+    assert not fresh.exists()
+    assert first.batches_loaded == 1

@@ -41,11 +41,14 @@ from warehouse.staging import (
     REJECTED_DIR,
     SCHEMAS,
     StagedBatch,
+    conform_to_schema,
     move_batch,
     read_staged,
+    remove_stale_temporaries,
     staged_batches,
 )
 from warehouse.staging import stage_batch as _stage_batch
+from warehouse.writer_lock import held_here
 
 # duckdb errors that mean "this batch's data cannot go in", not "try again later"
 _DATA_ERRORS = (
@@ -93,6 +96,7 @@ def load_staged(
     The search index is built on the snapshot (``publish_snapshot``); ``refresh_search``
     also builds it here, in the writer's window (slow on big databases).
     """
+    swept = remove_stale_temporaries(staging_dir, writer_held=held_here(Path(staging_dir).parent))
     pending = staged_batches(staging_dir)
     if not pending:
         return LoadReport(0, 0, 0, 0, locked=False, message="nothing staged")
@@ -111,18 +115,24 @@ def load_staged(
             message=f"{len(pending)} batch(es) left staged: {exc}",
         )
     loaded: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = [f"removed {len(swept)} interrupted staging temporaries"] if swept else []
     articles_added = mentions_added = rejected = aliases_added = pages_failed = 0
     try:
         # list again under the lock: an overlapping run may have loaded (moved) some meanwhile
         for path in staged_batches(staging_dir):
             try:
                 staged = read_staged(path)
+                upgraded = conform_to_schema(staged)
             except WarehouseError as exc:
                 move_batch(path, REJECTED_DIR)
                 rejected += 1
                 notes.append(f"rejected {path.name}: {exc}")
                 continue
+            if upgraded:
+                notes.append(
+                    f"{path.name}: staged by an older version, added {len(upgraded)} "
+                    "empty column(s)"
+                )
             try:
                 added = _load_one(con, staged)
             except _DATA_ERRORS as exc:

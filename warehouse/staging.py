@@ -8,8 +8,10 @@ into place, so a reader never sees half a batch; the loader re-checks every row 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -310,6 +312,61 @@ def read_staged(path: Path) -> StagedBatch:
                 f"staged batch {path.name}: {table} has {actual} rows, manifest says {expected}"
             )
     return batch
+
+
+def conform_to_schema(batch: StagedBatch) -> tuple[str, ...]:
+    """Give an older batch's files the columns this version stages (as nulls), in place.
+
+    A batch staged before an upgrade lacks the columns added since (e.g.
+    ``feed_states.retired_at``); the load statements name every current column, so the
+    file is rewritten with the missing ones null (written beside it, then renamed: a crash
+    leaves either file whole). Returns ``table.column`` for each column added; idempotent.
+    """
+    added: list[str] = []
+    for table, schema in SCHEMAS.items():
+        if table not in batch.rows:
+            continue
+        path = batch.file(table)
+        try:
+            have = pq.read_schema(path)
+            missing = [f for f in schema if f.name not in have.names]
+            if not missing:
+                continue
+            arrow = pq.read_table(path)
+            for f in missing:
+                arrow = arrow.append_column(f, pa.nulls(arrow.num_rows, type=f.type))
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            pq.write_table(arrow, tmp, compression="zstd")
+            os.replace(tmp, path)
+        except (OSError, pa.ArrowException) as exc:
+            raise WarehouseError(f"staged batch {batch.path.name}: {table}: {exc}") from exc
+        added += [f"{table}.{f.name}" for f in missing]
+    return tuple(added)
+
+
+def remove_stale_temporaries(
+    staging_dir: Path, *, older_than: float = 3600.0, writer_held: bool = False
+) -> tuple[Path, ...]:
+    """Delete ``.tmp-*`` directories that interrupted stagings left behind.
+
+    With the writer lock held here (``writer_held``) nobody else can be staging into this
+    directory, so every temporary goes; otherwise only those untouched for ``older_than``
+    seconds. Returns what was removed.
+    """
+    staging_dir = Path(staging_dir)
+    if not staging_dir.is_dir():
+        return ()
+    cutoff = time.time() - older_than
+    removed: list[Path] = []
+    for candidate in staging_dir.glob(".tmp-*"):
+        try:
+            stale = writer_held or candidate.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale and candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return tuple(sorted(removed))
 
 
 def _table_rows(batch: IngestBatch, staged_at: datetime) -> dict[str, list[dict[str, Any]]]:
