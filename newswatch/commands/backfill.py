@@ -7,8 +7,7 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
-from newswatch.commands.common import add_ingest_options, settings_from_args
-from newswatch.sample import sources_for_run
+from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.settings import DEFAULT_SOURCES
 
 
@@ -71,16 +70,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     settings = settings_from_args(args)
-    allow_private = list(args.allow_private)
     with ExitStack() as stack:
-        sources, sample_hosts = sources_for_run(
-            stack,
-            sample=args.sample,
-            sources=args.sources,
-            default=DEFAULT_SOURCES,
-            data_dir=settings.data_dir,
-        )
-        allow_private += sample_hosts
+        sources, allow_private = ingest_inputs(stack, args, settings)
         from flows.backfill import run_backfill  # imports Prefect: keep it off --help
 
         summary = run_backfill(

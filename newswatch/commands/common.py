@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
@@ -73,3 +74,20 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
     if db is not None:
         values["db_path"] = db
     return Settings.from_env(**values)
+
+
+def ingest_inputs(
+    stack: ExitStack, args: argparse.Namespace, settings: Settings
+) -> tuple[Path, list[str]]:
+    """The source list and SSRF allow-list an ingesting command runs with: with
+    ``--sample``, the sample is served (until ``stack`` closes) and its host allowed."""
+    from newswatch.sample import sources_for_run
+
+    sources, sample_hosts = sources_for_run(
+        stack,
+        sample=args.sample,
+        sources=args.sources,
+        default=DEFAULT_SOURCES,
+        data_dir=settings.data_dir,
+    )
+    return sources, [*args.allow_private, *sample_hosts]

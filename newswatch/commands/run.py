@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from newswatch.commands.common import add_ingest_options, settings_from_args
+from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.errors import NewswatchError
-from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
@@ -40,17 +39,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     settings = settings_from_args(args)
-    allow_private = list(args.allow_private)
     with ExitStack() as stack:
         stack.enter_context(single_run(settings.data_dir))
-        sources, sample_hosts = sources_for_run(
-            stack,
-            sample=args.sample,
-            sources=args.sources,
-            default=DEFAULT_SOURCES,
-            data_dir=settings.data_dir,
-        )
-        allow_private += sample_hosts
+        sources, allow_private = ingest_inputs(stack, args, settings)
         # imports Prefect: keep it off `newswatch --help`
         from flows.ingest import IngestFailed, ingest
 

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from newswatch.commands.common import add_ingest_options, settings_from_args
+from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.errors import ConfigError, NewswatchError
-from newswatch.sample import sources_for_run
 from newswatch.settings import DEFAULT_SOURCES
 
 DEPLOYMENT_NAME = "daily-ingest-serve"
@@ -96,14 +95,8 @@ def handle(args: argparse.Namespace) -> int:
     prepare_prefect_environment()
     settings = settings_from_args(args)
     with ExitStack() as stack:
-        sources, sample_hosts = sources_for_run(
-            stack,
-            sample=args.sample,
-            sources=args.sources,
-            default=DEFAULT_SOURCES,
-            data_dir=settings.data_dir,
-        )
-        parameters = serve_parameters(args, sources, sample_hosts)
+        sources, allow_private = ingest_inputs(stack, args, settings)
+        parameters = serve_parameters(args, sources, allow_private)
         try:
             _serve(args.cron, parameters)
         except (httpx.TransportError, RuntimeError) as exc:

@@ -7,10 +7,9 @@ import os
 import re
 from contextlib import ExitStack
 
-from newswatch.commands.common import add_ingest_options, settings_from_args
+from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.commands.run import prepare_prefect_environment
-from newswatch.sample import sources_for_run
-from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
+from newswatch.settings import DEFAULT_ALERTS
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -60,16 +59,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from flows.watch import StopFlag, WatchOptions, stop_on_signals, watch
 
-    allow_private = list(args.allow_private)
     with ExitStack() as stack:
-        sources, sample_hosts = sources_for_run(
-            stack,
-            sample=args.sample,
-            sources=args.sources,
-            default=DEFAULT_SOURCES,
-            data_dir=settings.data_dir,
-        )
-        allow_private += sample_hosts
+        sources, allow_private = ingest_inputs(stack, args, settings)
         options = WatchOptions(
             sources=str(sources),
             db=str(settings.db_path),
