@@ -166,6 +166,18 @@ def test_page_over_the_cap_is_refused() -> None:
         (Route(429), "/public/1", "error", "skipped: robots.txt unavailable (HTTP 429)"),
         (Route(200, b"User-agent: *\nDisallow: /private\n" + b"# padding\n" * 100_000),
          "/private/1", "error", "skipped: disallowed by robots.txt"),
+        # RFC 9309: `*` and `$` wildcards (urllib.robotparser lets /a.pdf through)
+        (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/docs/a.pdf", "error",
+         "skipped: disallowed by robots.txt"),
+        (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/docs/a.pdf.html", "ok", None),
+        (Route(200, b"User-agent: *\nDisallow: /*/print/\n"), "/news/print/1", "error",
+         "skipped: disallowed by robots.txt"),
+        # RFC 9309: the longest match wins, whatever the order (urllib takes the first)
+        (Route(200, b"User-agent: *\nDisallow: /\nAllow: /news/\n"), "/news/1", "ok", None),
+        (Route(200, b"User-agent: *\nDisallow: /\nAllow: /news/\n"), "/shop/1", "error",
+         "skipped: disallowed by robots.txt"),
+        (Route(200, b"User-agent: *\nAllow: /news/\nDisallow: /news/private/\n"),
+         "/news/private/1", "error", "skipped: disallowed by robots.txt"),
     ],
 )  # fmt: skip
 def test_robots_txt_decides_whether_a_page_is_fetched(
