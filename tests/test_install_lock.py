@@ -62,3 +62,14 @@ def test_version_flag_prints_key_versions(capsys) -> None:  # type: ignore[no-un
     out = capsys.readouterr().out
     assert out.startswith("newswatch 0.1.0")
     assert re.search(r"sqlalchemy\s+2\.0\.", out)
+
+
+def test_readme_commands_and_ci_install_the_locked_set() -> None:
+    """The README's two commands install with the lock, and .ci/run runs the test one."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert len(commands) == 2, commands
+    assert all("-c constraints.txt" in c for c in commands)
+    run_cmd, test_cmd = commands
+    assert run_cmd.endswith("newswatch run --sample")
+    assert test_cmd in (REPO_ROOT / ".ci" / "run").read_text()
