@@ -62,3 +62,12 @@ def test_version_flag_prints_key_versions(capsys) -> None:  # type: ignore[no-un
     out = capsys.readouterr().out
     assert out.startswith("newswatch 0.1.0")
     assert re.search(r"sqlalchemy\s+2\.0\.", out)
+
+
+def test_the_packaged_lock_is_the_checkout_lock() -> None:
+    """A wheel has no checkout, so `newswatch doctor` reads newswatch/constraints.txt, the copy
+    scripts/lock writes beside constraints.txt: the two must not drift."""
+    from newswatch.install_check import LOCK_FILE
+
+    assert LOCK_FILE == REPO_ROOT / "newswatch" / "constraints.txt"
+    assert LOCK_FILE.read_bytes() == LOCK.read_bytes(), "run scripts/lock (or copy the lock)"
