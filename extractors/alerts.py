@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from extractors.models import AlertRecord, ArticleRecord, MentionRecord
 from newswatch.errors import ConfigError
+from newswatch.extractors.models import AlertRecord, ArticleRecord, MentionRecord
 
 RULE_KINDS = frozenset({"new_story", "first_seen", "feed_health"})
 DELIVERIES = frozenset({"immediate", "digest"})

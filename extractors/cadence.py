@@ -12,7 +12,7 @@ What the feed says and what it does, in that order of trust:
 
 Declared and observed figures are combined as ``max(observed, declared)`` (never sooner
 than the feed asks), then clamped to ``[min_interval, max_interval]``. Failure backoff lives
-in ``extractors.feed_state``.
+in ``newswatch.extractors.feed_state``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 import htmldate
 from lxml.html import HtmlElement
 
-from extractors.models import FeedEntry
+from newswatch.extractors.models import FeedEntry
 
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=2)

@@ -9,7 +9,8 @@
 - anything else          apprise (slack://, mailto://, json://, …); ``notify()`` returning
                          False is a failure, never a success
 
-Egress: webhooks go through the pipeline's guarded client (``extractors.http.Fetcher.send``):
+Egress: webhooks go through the pipeline's guarded client
+(``newswatch.extractors.http.Fetcher.send``):
 the SSRF guard (private, loopback, link-local … addresses refused unless allowed with
 ``--allow-private`` / ``NEWSWATCH_ALLOW_PRIVATE``), a connection to the checked address
 only, no redirects, a total deadline of ``WEBHOOK_TIMEOUT`` s and the receiver's answer read
@@ -40,9 +41,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from extractors.http import request_blocking
-from extractors.ssrf import check_addresses, parse_ip
 from newswatch.errors import FetchError, TransientFetchError
+from newswatch.extractors.http import request_blocking
+from newswatch.extractors.ssrf import check_addresses, parse_ip
 from newswatch.settings import Settings
 
 WEBHOOK_TIMEOUT = 10.0

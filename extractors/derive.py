@@ -4,7 +4,7 @@ Candidates are surface patterns, no model: model designators ("Shahed-136", "SA-
 "Fath-360"), acronyms ("IRGC", "RFE/RL", "ISIS-K"), capitalised n-grams allowing inner
 connectors ("Islamic Revolutionary Guard Corps", "Alabuga Special Economic Zone",
 "Hashd al-Sha'bi") and short quoted terms ("ghost fleet"). Candidates merge on their
-normalised form (extractors.normalize), so "Shahed 136" and "Shahed-136" are one.
+normalised form (newswatch.extractors.normalize), so "Shahed 136" and "Shahed-136" are one.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from extractors.entities import Catalogue
-from extractors.matcher import Matcher, alias_variants, sentence_around
-from extractors.normalize import normalize_alias
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.matcher import Matcher, alias_variants, sentence_around
+from newswatch.extractors.normalize import normalize_alias
 
 KIND_BONUS = {"designator": 1.0, "acronym": 0.5, "quoted": 0.5, "ngram": 0.0}
 

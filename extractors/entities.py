@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extractors.normalize import normalize_alias
 from newswatch.errors import ConfigError
+from newswatch.extractors.normalize import normalize_alias
 from newswatch.settings import DEFAULT_ENTITIES
 
 ENTITY_TYPES = frozenset(

@@ -1,7 +1,7 @@
 """Per-feed state between polls, pure: previous state + one poll outcome -> next state.
 
 - ok / not_modified: failures reset, validators (ETag, Last-Modified) updated, the next
-  poll after the feed's own cadence (``extractors.cadence``: declared TTL / update period,
+  poll after the feed's own cadence (``newswatch.extractors.cadence``: declared TTL / update period,
   Cache-Control, Retry-After, spacing of its entries), clamped to
   [settings.min_poll_interval, settings.max_poll_interval]. Only ``newswatch watch``
   (``respect_cadence=True``) waits for it; a by-hand run polls every healthy feed.
@@ -25,8 +25,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from extractors.cadence import CadenceInputs, observed_interval, poll_interval
-from extractors.models import FeedPoll, FeedState, Source
+from newswatch.extractors.cadence import CadenceInputs, observed_interval, poll_interval
+from newswatch.extractors.models import FeedPoll, FeedState, Source
 from newswatch.settings import Settings
 
 FEED_BACKOFF_BASE = timedelta(minutes=30)

@@ -3,7 +3,7 @@
 - failing: ``consecutive_failures`` reached ``fail_after`` polls. The episode starts at the
   feed's last success (or "never" for a feed that never worked) and lasts until a success.
 - retired: a 410 Gone, or 404s on every poll for days, retired the feed
-  (``extractors.feed_state``); the episode starts when it was retired and lasts until
+  (``newswatch.extractors.feed_state``); the episode starts when it was retired and lasts until
   ``newswatch sources reset`` brings it back, so one alert per retirement.
 - quiet: the feed polls fine but we have seen no new entry in it for longer than
   ``quiet_factor`` times its usual gap between entries (the median gap between its newest
@@ -13,7 +13,7 @@
   first poll of an old archive is not). The episode starts at that last new entry and lasts
   until a new one appears.
 
-Health never changes polling (retirement is decided by ``extractors.feed_state``): a
+Health never changes polling (retirement is decided by ``newswatch.extractors.feed_state``): a
 failing feed keeps its backoff schedule, a quiet one its cadence. The alert's ``story_id`` is
 ``feed:<source_id>:<episode start>``, so the outbox's (rule, story, channel) key makes it one
 alert per episode however many runs see it.
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from extractors.alerts import AlertConfig, alert_id
-from extractors.feed_state import retirement_reason
-from extractors.models import AlertRecord, FeedState, Source
+from newswatch.extractors.alerts import AlertConfig, alert_id
+from newswatch.extractors.feed_state import retirement_reason
+from newswatch.extractors.models import AlertRecord, FeedState, Source
 
 FAIL_AFTER = 3
 QUIET_FACTOR = 4.0

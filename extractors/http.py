@@ -17,7 +17,7 @@ What it guarantees, whatever the server does (knobs in ``Settings``):
   5xx and 429 (Retry-After honoured up to ``backoff_max``; beyond that, give up as
   transient with the Retry-After recorded); never for other 4xx;
 - a Retry-After defers the resource that sent it (the record carries it; the feed's state
-  then waits, ``extractors.feed_state``), never the other feeds on its host. Only a 429
+  then waits, ``newswatch.extractors.feed_state``), never the other feeds on its host. Only a 429
   (rate limiting is per client, so per host) also pauses the host for the rest of this
   fetcher's life, capped at ``max_host_pause`` seconds: other requests to that host wait
   at most that long in all, then go ahead, and their records say they waited;
@@ -50,13 +50,13 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from extractors.cadence import cache_lifetime
-from extractors.feeds import ParsedFeed, parse_feed
-from extractors.models import FeedPoll, FeedState, PageFetch, Source
-from extractors.robots import MAX_ROBOTS_BYTES, RobotsPolicy, policy_from_response
-from extractors.robots import unreachable_policy as robots_unreachable
-from extractors.ssrf import ALLOWED_SCHEMES, Resolver, resolve_checked, system_resolver
 from newswatch.errors import FetchError, PermanentFetchError, TransientFetchError
+from newswatch.extractors.cadence import cache_lifetime
+from newswatch.extractors.feeds import ParsedFeed, parse_feed
+from newswatch.extractors.models import FeedPoll, FeedState, PageFetch, Source
+from newswatch.extractors.robots import MAX_ROBOTS_BYTES, RobotsPolicy, policy_from_response
+from newswatch.extractors.robots import unreachable_policy as robots_unreachable
+from newswatch.extractors.ssrf import ALLOWED_SCHEMES, Resolver, resolve_checked, system_resolver
 from newswatch.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -32,8 +32,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from extractors.dedup import similarity
-from extractors.normalize import normalize_text
+from newswatch.extractors.dedup import similarity
+from newswatch.extractors.normalize import normalize_text
 
 ALIAS_SIMILARITY = 0.7
 MIN_IDENTITY_WORDS = 40
@@ -79,7 +79,8 @@ class StoredBody:
     story_id: str
     title: str | None
     body_hash: str | None = None
-    content_hash: str | None = None  # extractors.pages.content_hash (older rows have only it)
+    # newswatch.extractors.pages.content_hash (older rows have only it)
+    content_hash: str | None = None
     signature: tuple[int, ...] = ()
 
 

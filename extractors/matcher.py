@@ -3,7 +3,7 @@
 ``Matcher(catalogue)`` turns every normalised alias variant, prefixed with a boundary
 character, into an Aho-Corasick pattern (pyahocorasick), so a hit always starts at a token
 boundary; there is one automaton per script mix (Latin only, + Cyrillic, + Arabic), built on
-first use. ``match(text, title)`` normalises the text once (extractors.normalize),
+first use. ``match(text, title)`` normalises the text once (newswatch.extractors.normalize),
 walks the automaton with leftmost-longest semantics (Kataib Hezbollah beats Hezbollah),
 checks the right boundary (or an allowed suffix), exact case for acronyms against the
 ORIGINAL text, required contexts for ambiguous aliases and negative contexts, then maps the
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from extractors.entities import Catalogue, Entity, RelevanceConfig, load_catalogue
-from extractors.models import MatchResult, Mention
-from extractors.normalize import BOUNDARIES, HARD, SOFT, NormalizedText, normalize_alias
-from extractors.normalize import normalize_text as normalize
+from newswatch.extractors.entities import Catalogue, Entity, RelevanceConfig, load_catalogue
+from newswatch.extractors.models import MatchResult, Mention
+from newswatch.extractors.normalize import BOUNDARIES, HARD, SOFT, NormalizedText, normalize_alias
+from newswatch.extractors.normalize import normalize_text as normalize
 
 CONTEXT_WINDOW = 160  # normalised characters each side of a hit searched for context words
 SNIPPET_MAX = 240

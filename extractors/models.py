@@ -323,7 +323,7 @@ class IngestBatch:
         AlertRecord, ...
     ] = ()  # inserted in the load's transaction, DO NOTHING on conflict
     # the catalogue the run matched with (upserted, stamped with run.catalogue_version);
-    # any objects with id, name, type and side will do, e.g. extractors.entities.Entity
+    # any objects with id, name, type and side will do, e.g. newswatch.extractors.entities.Entity
     entities: tuple[EntityRecord, ...] = ()
     emerging_terms: tuple[EmergingTermRecord, ...] = ()  # candidate new names of this run
     aliases: tuple[ArticleAliasRecord, ...] = ()  # new URLs of stored articles

@@ -37,9 +37,9 @@ from charset_normalizer import from_bytes as detect_charset
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from extractors.dates import page_date, reconcile_date
-from extractors.models import ExtractedArticle, FeedEntry, PageFetch
-from extractors.urls import canonical_url
+from newswatch.extractors.dates import page_date, reconcile_date
+from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.extractors.urls import canonical_url
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a 25 MB page costs trafilatura ~6 s and 833 MB RSS
 MIN_TEXT_CHARS = 250  # trafilatura's own MIN_EXTRACTED_SIZE: below it a text is "short"

@@ -26,15 +26,15 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import TypeVar
 
-from extractors.models import ExtractedArticle, FeedEntry, PageFetch
-from extractors.pages import extract_fetched, fallback_article
+from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.extractors.pages import extract_fetched, fallback_article
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 MAX_CHUNK = 16
 CHUNKS_PER_WORKER = 4
-PRELOAD = ["extractors.pages"]
+PRELOAD = ["newswatch.extractors.pages"]
 
 Page = tuple[PageFetch, FeedEntry | None]
 

@@ -7,7 +7,7 @@
 - 4xx (except 429): "unavailable", crawling is allowed.
 - 429, 5xx, or no answer at all (network error): "unreachable", everything is disallowed.
 
-``extractors.http.Fetcher`` fetches robots.txt once per origin and caches the policy.
+``newswatch.extractors.http.Fetcher`` fetches robots.txt once per origin and caches the policy.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from extractors.models import Source
 from newswatch.errors import ConfigError
+from newswatch.extractors.models import Source
 
 KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})
 REQUIRED = ("id", "name", "url")

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from extractors.alerts import AlertConfig, render_alert, render_digest
-from extractors.delivery import Message, deliver
 from newswatch.errors import WarehouseLocked
-from warehouse.outbox import DeliveryAttempt, OutboxAlert, due_alerts, record_attempts
+from newswatch.extractors.alerts import AlertConfig, render_alert, render_digest
+from newswatch.extractors.delivery import Message, deliver
+from newswatch.warehouse.outbox import DeliveryAttempt, OutboxAlert, due_alerts, record_attempts
 
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)

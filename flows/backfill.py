@@ -26,9 +26,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from extractors.entities import load_catalogue
-from extractors.http import Fetcher, status_error
-from extractors.models import (
+from newswatch.errors import ConfigError, FetchError
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.http import Fetcher, status_error
+from newswatch.extractors.models import (
     ExtractedArticle,
     FeedEntry,
     FeedPoll,
@@ -37,8 +38,8 @@ from extractors.models import (
     RunRecord,
     Source,
 )
-from extractors.provenance import package_versions, settings_json
-from extractors.sitemaps import (
+from newswatch.extractors.provenance import package_versions, settings_json
+from newswatch.extractors.sitemaps import (
     MAX_SITEMAP_BYTES,
     SitemapEntry,
     feed_entries,
@@ -46,13 +47,12 @@ from extractors.sitemaps import (
     parse_w3c_date,
     within,
 )
-from extractors.sources import load_sources
-from flows import stages, tasks
-from flows.writer import one_writer
-from newswatch.errors import ConfigError, FetchError
+from newswatch.extractors.sources import load_sources
+from newswatch.flows import stages, tasks
+from newswatch.flows.writer import one_writer
 from newswatch.settings import DEFAULT_SOURCES, Settings
-from warehouse.load import LoadReport, load_staged
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse.load import LoadReport, load_staged
+from newswatch.warehouse.snapshot import publish_snapshot
 
 CHUNK_PAGES = 25  # pages per Dask task
 MAX_SITEMAPS_PER_SOURCE = 200  # index children included

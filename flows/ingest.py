@@ -24,19 +24,19 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from extractors.alerts import load_alert_config
-from extractors.emerging import emerging_term_records
-from extractors.entities import load_catalogue
-from extractors.models import IngestBatch, RunRecord
-from extractors.provenance import package_versions, settings_json
-from extractors.sources import load_sources
-from flows import stages, tasks
-from flows.alerting import SendReport
-from flows.writer import one_writer
 from newswatch.errors import NewswatchError
+from newswatch.extractors.alerts import load_alert_config
+from newswatch.extractors.emerging import emerging_term_records
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.models import IngestBatch, RunRecord
+from newswatch.extractors.provenance import package_versions, settings_json
+from newswatch.extractors.sources import load_sources
+from newswatch.flows import stages, tasks
+from newswatch.flows.alerting import SendReport
+from newswatch.flows.writer import one_writer
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
-from warehouse.load import LoadReport
-from warehouse.staging import staged_batches
+from newswatch.warehouse.load import LoadReport
+from newswatch.warehouse.staging import staged_batches
 
 MAX_REASON_FEEDS = 3  # failed feeds named in a Failed state's message (all are in the artifact)
 

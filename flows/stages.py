@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
-from extractors.date_trust import date_confidence, date_flag
-from extractors.dedup import StoryIndex, signature
-from extractors.entities import Catalogue
-from extractors.feed_state import due_sources, next_state
-from extractors.health import health_alerts, judge_feed
-from extractors.http import Fetcher
-from extractors.identity import Seen, StoredBody, copy_of, identity_of
-from extractors.matcher import Matcher
-from extractors.models import (
+from newswatch.errors import WarehouseLocked
+from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
+from newswatch.extractors.date_trust import date_confidence, date_flag
+from newswatch.extractors.dedup import StoryIndex, signature
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.feed_state import due_sources, next_state
+from newswatch.extractors.health import health_alerts, judge_feed
+from newswatch.extractors.http import Fetcher
+from newswatch.extractors.identity import Seen, StoredBody, copy_of, identity_of
+from newswatch.extractors.matcher import Matcher
+from newswatch.extractors.models import (
     AlertRecord,
     ArticleAliasRecord,
     ArticleRecord,
@@ -39,12 +40,11 @@ from extractors.models import (
     PageFetch,
     Source,
 )
-from extractors.page_retry import MAX_RETRIES_PER_RUN, is_due, next_failure, page_error
-from extractors.pool import extract_many
-from extractors.urls import article_id, normalise_url
-from newswatch.errors import WarehouseLocked
+from newswatch.extractors.page_retry import MAX_RETRIES_PER_RUN, is_due, next_failure, page_error
+from newswatch.extractors.pool import extract_many
+from newswatch.extractors.urls import article_id, normalise_url
 from newswatch.settings import Settings
-from warehouse import alert_queries, health_queries, queries
+from newswatch.warehouse import alert_queries, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
 T = TypeVar("T")

@@ -13,10 +13,10 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from extractors.alerts import AlertConfig
-from extractors.entities import Catalogue
-from extractors.matcher import Matcher
-from extractors.models import (
+from newswatch.extractors.alerts import AlertConfig
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.matcher import Matcher
+from newswatch.extractors.models import (
     AlertRecord,
     ArticleRecord,
     ExtractedArticle,
@@ -27,11 +27,11 @@ from extractors.models import (
     PageFetch,
     Source,
 )
-from flows import stages
-from flows.alerting import SendReport, send_due_alerts
+from newswatch.flows import stages
+from newswatch.flows.alerting import SendReport, send_due_alerts
 from newswatch.settings import Settings
-from warehouse.load import LoadReport, load_staged, stage_batch
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse.load import LoadReport, load_staged, stage_batch
+from newswatch.warehouse.snapshot import publish_snapshot
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)

@@ -1,8 +1,8 @@
 """Continuous mode: a loop around the ``ingest`` flow that polls each feed at its own pace.
 
-Each tick reads the feed state; when a feed's cadence (``extractors.cadence``) says due, it
-runs the ingest flow with ``respect_cadence=True`` and at most ``batch_size`` feeds — the
-same fetch -> extract -> match -> load -> alert path as the daily run. Between ticks it
+Each tick reads the feed state; when a feed's cadence (``newswatch.extractors.cadence``) says
+due, it runs the ingest flow with ``respect_cadence=True`` and at most ``batch_size`` feeds —
+the same fetch -> extract -> match -> load -> alert path as the daily run. Between ticks it
 sleeps until the next feed is due (at most ``max_sleep``).
 
 The flow runs in a worker thread so that the main thread keeps the SIGINT/SIGTERM handlers
@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from extractors.feed_state import due_sources, next_due_at
-from extractors.sources import load_sources
 from newswatch.errors import WarehouseLocked
+from newswatch.extractors.feed_state import due_sources, next_due_at
+from newswatch.extractors.sources import load_sources
 from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
-from warehouse import queries
+from newswatch.warehouse import queries
 
 log = logging.getLogger("newswatch.watch")
 FAILED_TICK_PAUSE = 30.0  # seconds to wait after an ingest run raised
@@ -136,7 +136,10 @@ def seconds_until(when: datetime | None, now: datetime, max_sleep: float) -> flo
 def _run_batch(
     worker: ThreadPoolExecutor, options: WatchOptions, report: WatchReport
 ) -> dict[str, object] | None:
-    from flows.ingest import IngestFailed, ingest  # imports Prefect only when a batch runs
+    from newswatch.flows.ingest import (  # imports Prefect only when a batch runs
+        IngestFailed,
+        ingest,
+    )
 
     future: Future[dict[str, object]] = worker.submit(
         ingest,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from newswatch.settings import Settings
-from warehouse.writer_lock import writer_lock
+from newswatch.warehouse.writer_lock import writer_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 FLOW_LOCK_WAIT = 30.0  # seconds; the same patience as a held DuckDB file

@@ -12,9 +12,11 @@ from importlib import metadata
 from pathlib import Path
 
 from newswatch import __version__
-from newswatch.settings import REPO_ROOT
 
-LOCK_FILE = REPO_ROOT / "constraints.txt"
+# The lock ships inside the package (a wheel has no checkout): newswatch/constraints.txt is
+# the copy of the checkout's constraints.txt that scripts/lock writes beside it, and
+# tests/test_install_lock.py fails when the two differ.
+LOCK_FILE = Path(__file__).resolve().parent / "constraints.txt"
 # Shown by --version: the packages whose version changes what a run does or whether
 # schedules fire (SQLAlchemy 2.1 stops Prefect 3.6's scheduler).
 VERSION_PACKAGES = (

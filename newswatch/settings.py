@@ -13,13 +13,32 @@ Staging, the snapshot and ``file://`` alert files live beside the database.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, fields, replace
+from importlib import resources
 from pathlib import Path
 
+# The directory holding the installed ``newswatch/`` package: the checkout itself in the
+# README's editable install (see is_checkout), site-packages in a wheel install.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SEEDS_DIR = REPO_ROOT / "seeds"
+
+
+def _package_dir(package: str) -> Path:
+    """A package's data as a real directory. pip installs packages as files, so this is
+    the package's own folder (``seeds/`` in a checkout, ``site-packages/newswatch/seeds``
+    from a wheel); a zipped install is extracted once, for the life of the process."""
+    root = resources.files(package)
+    if isinstance(root, Path):
+        return root
+    stack = ExitStack()
+    atexit.register(stack.close)
+    return Path(stack.enter_context(resources.as_file(root)))
+
+
+SEEDS_DIR = _package_dir("newswatch.seeds")
 SAMPLE_DIR = SEEDS_DIR / "sample"
 DEFAULT_SOURCES = SEEDS_DIR / "sources.toml"
 DEFAULT_ENTITIES = SEEDS_DIR / "entities.toml"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.models import AlertRecord, IngestBatch
-from warehouse.load import load_staged, stage_batch
-from warehouse.sample import sample_batches
+from newswatch.extractors.models import AlertRecord, IngestBatch
+from newswatch.warehouse.load import load_staged, stage_batch
+from newswatch.warehouse.sample import sample_batches
 
 CREATED = datetime(2026, 7, 14, 6, 0, tzinfo=UTC)
 

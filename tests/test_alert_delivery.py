@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from extractors.alerts import load_alert_config
-from extractors.delivery import Message, deliver, webhook_signature
 from newswatch.errors import ConfigError
+from newswatch.extractors.alerts import load_alert_config
+from newswatch.extractors.delivery import Message, deliver, webhook_signature
 from newswatch.settings import DEFAULT_ALERTS
 from tests.alert_receivers import WebhookLog, smtp_receiver, webhook_receiver
 
@@ -119,7 +119,7 @@ def test_malformed_alerts_file_names_file_line_and_field(
 def test_each_message_is_marked_sent_as_soon_as_it_is_accepted(tmp_path: Path) -> None:
     """The channel fails from the 4th message on: the first 3 are already marked sent, the
     rest pending with one attempt each (nothing waits for the end of the batch)."""
-    from flows.alerting import send_due_alerts
+    from newswatch.flows.alerting import send_due_alerts
     from tests.outbox_fixtures import (
         alerts_file,
         outbox_state,
@@ -134,7 +134,7 @@ def test_each_message_is_marked_sent_as_soon_as_it_is_accepted(tmp_path: Path) -
     seen: list[dict[str, object]] = []
 
     with webhook_receiver(log) as url:
-        import flows.alerting as alerting
+        import newswatch.flows.alerting as alerting
 
         real = alerting.deliver
 
@@ -214,6 +214,7 @@ def test_a_wrong_alerts_config_is_never_a_delivery_attempt(
 def test_send_now_retries_at_once_ignoring_backoff(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from newswatch.warehouse.outbox import DeliveryAttempt, record_attempts
     from tests.outbox_fixtures import (
         alerts_file,
         delivered,
@@ -221,7 +222,6 @@ def test_send_now_retries_at_once_ignoring_backoff(
         pending_alerts,
         warehouse_with_alerts,
     )
-    from warehouse.outbox import DeliveryAttempt, record_attempts
 
     db = warehouse_with_alerts(tmp_path, pending_alerts(2))
     far = datetime.now(UTC) + timedelta(hours=6)  # backing off for hours after a failure

@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.alerts import load_alert_config
-from extractors.models import AlertRecord, IngestBatch, RunRecord
-from flows.alerting import retry_delay, send_due_alerts
+from newswatch.extractors.alerts import load_alert_config
+from newswatch.extractors.models import AlertRecord, IngestBatch, RunRecord
+from newswatch.flows.alerting import retry_delay, send_due_alerts
 from newswatch.sample import serve_sample, write_sample_sources
+from newswatch.warehouse.load import load_staged, stage_batch
 from tests.alert_receivers import WebhookLog, smtp_receiver, webhook_receiver
-from warehouse.load import load_staged, stage_batch
 
 HOOK_RULES = """
 [[channel]]
@@ -48,7 +48,7 @@ def write(path: Path, text: str) -> Path:
 def test_flow_sends_one_message_per_new_story_and_none_on_rerun(
     prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     rules = write(tmp_path / "alerts.toml", HOOK_RULES)
     db = tmp_path / "news.duckdb"
@@ -143,16 +143,16 @@ KILL_AFTER_SEND = """
 import os, sys
 from datetime import UTC, datetime
 from pathlib import Path
-import warehouse.outbox
-import flows.alerting
-from extractors.alerts import load_alert_config
+import newswatch.warehouse.outbox
+import newswatch.flows.alerting
+from newswatch.extractors.alerts import load_alert_config
 
 def die(*args, **kwargs):
     os._exit(9)  # like kill -9: the receiver has the message, the outbox was not updated
 
-flows.alerting.record_attempts = die
+newswatch.flows.alerting.record_attempts = die
 config = load_alert_config(Path(sys.argv[2]))
-flows.alerting.send_due_alerts(Path(sys.argv[1]), config, datetime.now(UTC),
+newswatch.flows.alerting.send_due_alerts(Path(sys.argv[1]), config, datetime.now(UTC),
                                env={"NW_TEST_HOOK_URL": sys.argv[3]})
 """
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.models import Source
-from flows.backfill import backfill, discover
 from newswatch.cli import main
+from newswatch.extractors.models import Source
+from newswatch.flows.backfill import backfill, discover
 from newswatch.sample import serve_sample, write_sample_sources
 from newswatch.settings import SAMPLE_DIR, Settings
 from tests.localserver import Route, routes_handler, serve

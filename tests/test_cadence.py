@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from extractors.cadence import (
+from newswatch.extractors.cadence import (
     CadenceInputs,
     cache_lifetime,
     declared_interval,
@@ -15,9 +15,9 @@ from extractors.cadence import (
     ttl_seconds,
     update_period_seconds,
 )
-from extractors.feed_state import due_sources, is_due, next_state
-from extractors.http import Fetcher
-from extractors.models import FeedEntry, FeedPoll, FeedState, Source
+from newswatch.extractors.feed_state import due_sources, is_due, next_state
+from newswatch.extractors.http import Fetcher
+from newswatch.extractors.models import FeedEntry, FeedPoll, FeedState, Source
 from newswatch.settings import Settings
 from tests.localserver import Route, routes_handler, serve
 

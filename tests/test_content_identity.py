@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from extractors.dedup import signature, similarity
-from extractors.identity import (
+from newswatch.extractors.dedup import signature, similarity
+from newswatch.extractors.identity import (
     ALIAS_SIMILARITY,
     Seen,
     StoredBody,
@@ -21,8 +21,8 @@ from extractors.identity import (
     identity_of,
     is_dateline,
 )
-from extractors.models import ExtractedArticle, FeedEntry, PageFetch
-from extractors.page_retry import (
+from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.extractors.page_retry import (
     FIRST_RETRY,
     GIVE_UP_AFTER,
     MAX_ATTEMPTS,
@@ -31,7 +31,7 @@ from extractors.page_retry import (
     next_failure,
     page_error,
 )
-from extractors.pages import extract_article
+from newswatch.extractors.pages import extract_article
 
 NOW = datetime(2026, 7, 10, 6, 0, tzinfo=UTC)
 BODY = "\n".join(

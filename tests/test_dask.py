@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from prefect import flow
 
-from extractors.models import ExtractedArticle, FeedEntry, PageFetch
-from extractors.sitemaps import feed_entries, parse_sitemap
-from flows import stages
-from flows.backfill import CHUNK_PAGES, extract_on_runner
+from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.extractors.sitemaps import feed_entries, parse_sitemap
+from newswatch.flows import stages
+from newswatch.flows.backfill import CHUNK_PAGES, extract_on_runner
 from newswatch.sample import serve_sample
 from newswatch.settings import SAMPLE_DIR, Settings
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from extractors.dedup import NUM_PERM, STORY_THRESHOLD, StoryIndex, signature, similarity
-from extractors.pages import extract_article
+from newswatch.extractors.dedup import NUM_PERM, STORY_THRESHOLD, StoryIndex, signature, similarity
+from newswatch.extractors.pages import extract_article
 
 
 def corpus_text(corpus_dir: Path, relative: str) -> str:

@@ -144,7 +144,7 @@ def test_worker_runs_the_deployment_from_its_checkout(
             "worker", "start", "--pool", "local", "--run-once", cwd=tmp_path
         )
     assert "set_working_directory" in worker.stdout + worker.stderr
-    from warehouse.queries import feed_states
+    from newswatch.warehouse.queries import feed_states
 
     assert feed_states(db)  # the run loaded its polls into the database it was given
 

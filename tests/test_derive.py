@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from extractors.derive import derive_review, extract_candidates
-from extractors.emerging import emerging_terms
-from extractors.entities import load_catalogue
 from newswatch.cli import main
+from newswatch.extractors.derive import derive_review, extract_candidates
+from newswatch.extractors.emerging import emerging_terms
+from newswatch.extractors.entities import load_catalogue
 
 
 @pytest.fixture(scope="module")

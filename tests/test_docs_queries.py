@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import search
-from warehouse.db import connect
-from warehouse.sample import build_sample_db
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse import search
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.sample import build_sample_db
+from newswatch.warehouse.snapshot import publish_snapshot
 
 QUERIES_MD = Path(__file__).resolve().parent.parent / "docs" / "QUERIES.md"
 SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from extractors.emerging import emerging_term_records, emerging_terms
-from extractors.entities import load_catalogue
-from extractors.matcher import Matcher
 from newswatch.cli import main
+from newswatch.extractors.emerging import emerging_term_records, emerging_terms
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.matcher import Matcher
 from tests.trust_helpers import SEEN_AT, load_batch, matched_batch
 
 ON_TOPIC = (

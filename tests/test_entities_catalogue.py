@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from extractors.entities import load_catalogue, load_manifest
 from newswatch.errors import ConfigError
+from newswatch.extractors.entities import load_catalogue, load_manifest
 from newswatch.settings import DEFAULT_ENTITIES, SEEDS_DIR
 
 VALID = """\

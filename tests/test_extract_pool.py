@@ -8,9 +8,9 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.models import FeedEntry, PageFetch
-from extractors.pool import _context as pool_context
-from extractors.pool import extract_many, map_chunks
+from newswatch.extractors.models import FeedEntry, PageFetch
+from newswatch.extractors.pool import _context as pool_context
+from newswatch.extractors.pool import extract_many, map_chunks
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.feeds import absolute_link, html_to_text, parse_feed, prune_items
+from newswatch.extractors.feeds import absolute_link, html_to_text, parse_feed, prune_items
 
 FETCHED_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.feeds import parse_feed
+from newswatch.extractors.feeds import parse_feed
 
 FETCHED_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RSS_PARSER_JS = {

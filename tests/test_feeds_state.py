@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from extractors.feed_state import (
+from newswatch.extractors.feed_state import (
     FEED_BACKOFF_CAP,
     RETRY_AFTER_CAP,
     due_sources,
@@ -13,7 +13,7 @@ from extractors.feed_state import (
     is_due,
     next_state,
 )
-from extractors.models import FeedEntry, FeedPoll, FeedState, Source
+from newswatch.extractors.models import FeedEntry, FeedPoll, FeedState, Source
 from newswatch.settings import Settings
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

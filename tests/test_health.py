@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.alerts import AlertConfig, Channel, Rule
-from extractors.health import health_alerts, judge_feed
-from extractors.models import ArticleRecord, FeedState, IngestBatch, RunRecord, Source
+from newswatch.extractors.alerts import AlertConfig, Channel, Rule
+from newswatch.extractors.health import health_alerts, judge_feed
+from newswatch.extractors.models import ArticleRecord, FeedState, IngestBatch, RunRecord, Source
 from tests.localserver import Route, routes_handler, serve
 from tests.trust_helpers import load_batch
 
@@ -116,7 +116,7 @@ def stored_history(base: str, items: list[tuple[str, datetime]], seen: datetime)
 def test_stopped_and_failing_feeds_each_raise_one_alert_and_stay_polled(
     prefect_harness: None, tmp_path: Path
 ) -> None:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     now = datetime.now(UTC)
     items = [(f"item-{h}", now - timedelta(days=2, hours=h)) for h in range(10)]
@@ -177,7 +177,7 @@ def test_stopped_and_failing_feeds_each_raise_one_alert_and_stay_polled(
 
 
 def test_a_database_file_never_migrated_has_no_feed_history(tmp_path: Path) -> None:
-    from warehouse.health_queries import feed_histories
+    from newswatch.warehouse.health_queries import feed_histories
 
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()  # e.g. created by another process holding the lock

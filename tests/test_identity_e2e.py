@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
-from extractors import page_retry
+from newswatch.extractors import page_retry
 from newswatch.sample import PLACEHOLDER, serve_sample, write_sample_sources
 from newswatch.settings import SAMPLE_DIR
 from tests.localserver import QuietServer, RecordedRequest, Route, routes_handler, serve
@@ -67,7 +67,7 @@ def counts(db: Path) -> Counts:
 
 
 def run_ingest(sources: Path, db: Path) -> dict:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     summary = ingest(sources=str(sources), db=str(db), allow_private=LOOPBACK)
     assert isinstance(summary, dict), summary

@@ -98,7 +98,7 @@ def first_run(
     sample_site: str,
     corpus_site: str,
 ) -> tuple[Path, Path, dict]:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     tmp = tmp_path_factory.mktemp("e2e")
     sources = sources_file(tmp, sample_site, corpus_site)
@@ -160,7 +160,7 @@ def test_broken_and_unreachable_feeds_are_reported_not_fatal(
 
 
 def test_second_run_adds_no_rows(first_run: tuple[Path, Path, dict]) -> None:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     db, sources, _ = first_run
     before = [count(db, f"select count(*) from {t}") for t in ("articles", "mentions")]

@@ -73,3 +73,12 @@ def test_readme_commands_and_ci_install_the_locked_set() -> None:
     run_cmd, test_cmd = commands
     assert run_cmd.endswith("newswatch run --sample")
     assert test_cmd in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_the_packaged_lock_is_the_checkout_lock() -> None:
+    """A wheel has no checkout, so `newswatch doctor` reads newswatch/constraints.txt, the copy
+    scripts/lock writes beside constraints.txt: the two must not drift."""
+    from newswatch.install_check import LOCK_FILE
+
+    assert LOCK_FILE == REPO_ROOT / "newswatch" / "constraints.txt"
+    assert LOCK_FILE.read_bytes() == LOCK.read_bytes(), "run scripts/lock (or copy the lock)"

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extractors.entities import load_catalogue
-from extractors.matcher import SNIPPET_MAX, Matcher
-from extractors.models import MatchResult
-from extractors.normalize import normalize_text
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.matcher import SNIPPET_MAX, Matcher
+from newswatch.extractors.models import MatchResult
+from newswatch.extractors.normalize import normalize_text
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.models import FeedEntry, PageFetch
-from extractors.pages import (
+from newswatch.extractors.models import FeedEntry, PageFetch
+from newswatch.extractors.pages import (
     MIN_TEXT_CHARS,
     content_hash,
     decode_html,

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.entities import load_catalogue
 from newswatch.cli import main
+from newswatch.extractors.entities import load_catalogue
 from newswatch.settings import DEFAULT_ENTITIES
 from tests.trust_helpers import load_batch, matched_batch
 

@@ -148,7 +148,7 @@ def run_cli(sources: Path, db: Path, *extra: str) -> int:
 def test_every_source_unreachable_is_failed_in_prefect_with_the_reason(
     prefect_harness: None, tmp_path: Path
 ) -> None:
-    from flows.ingest import IngestFailed, ingest
+    from newswatch.flows.ingest import IngestFailed, ingest
 
     sources = write_sources(
         tmp_path / "sources.toml",
@@ -180,7 +180,7 @@ def test_every_source_unreachable_is_failed_in_prefect_with_the_reason(
 def test_one_good_and_one_bad_source_completes_listing_the_failure(
     prefect_harness: None, tmp_path: Path, corpus_dir: Path
 ) -> None:
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     port = free_port()
     with serve_on(port, site_routes(corpus_dir, f"http://127.0.0.1:{port}")) as base:
@@ -221,8 +221,8 @@ def test_cli_exit_code_69_and_failed_state_when_no_source_answers(
 def test_a_held_warehouse_is_failed_in_prefect_and_leaves_the_batch_staged(
     prefect_harness: None, tmp_path: Path, corpus_dir: Path
 ) -> None:
-    from flows.ingest import ingest
-    from warehouse.staging import staged_batches
+    from newswatch.flows.ingest import ingest
+    from newswatch.warehouse.staging import staged_batches
 
     db = tmp_path / "news.duckdb"
     holder = subprocess.Popen(

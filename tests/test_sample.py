@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from extractors.feeds import parse_feed
-from extractors.pages import extract_article
+from newswatch.extractors.feeds import parse_feed
+from newswatch.extractors.pages import extract_article
 from newswatch.sample import serve_sample
 from newswatch.settings import SAMPLE_DIR
 

@@ -21,8 +21,8 @@ from newswatch.settings import (
     default_db_path,
     is_checkout,
 )
-from warehouse.sample import build_sample_db
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse.sample import build_sample_db
+from newswatch.warehouse.snapshot import publish_snapshot
 
 CLI = str(Path(sys.executable).with_name("newswatch"))
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.sitemaps import feed_entries, parse_sitemap, parse_w3c_date, within
-from extractors.sources import load_sources
 from newswatch.errors import ConfigError
+from newswatch.extractors.sitemaps import feed_entries, parse_sitemap, parse_w3c_date, within
+from newswatch.extractors.sources import load_sources
 from newswatch.settings import SAMPLE_DIR
 
 BASE = "https://news.example/sitemap.xml"

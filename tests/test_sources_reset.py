@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.feed_state import due_sources
-from extractors.models import FeedState, Source
 from newswatch.cli import main
 from newswatch.errors import WarehouseLocked
-from warehouse.db import connect
-from warehouse.feed_admin import reset_feed_state
+from newswatch.extractors.feed_state import due_sources
+from newswatch.extractors.models import FeedState, Source
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.feed_admin import reset_feed_state
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from warehouse import search
-from warehouse.db import connect, lock_down
-from warehouse.sample import build_sample_db
-from warehouse.shell import check_query
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse import search
+from newswatch.warehouse.db import connect, lock_down
+from newswatch.warehouse.sample import build_sample_db
+from newswatch.warehouse.shell import check_query
+from newswatch.warehouse.snapshot import publish_snapshot
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from extractors.models import AlertRecord, FeedPoll, FeedState, IngestBatch, RunRecord, Source
 from newswatch.cli import main
-from warehouse.load import load_staged, stage_batch
-from warehouse.sample import SAMPLE_SOURCES, build_sample_db
-from warehouse.status_queries import read_status, staged_not_loaded
+from newswatch.extractors.models import (
+    AlertRecord,
+    FeedPoll,
+    FeedState,
+    IngestBatch,
+    RunRecord,
+    Source,
+)
+from newswatch.warehouse.load import load_staged, stage_batch
+from newswatch.warehouse.sample import SAMPLE_SOURCES, build_sample_db
+from newswatch.warehouse.status_queries import read_status, staged_not_loaded
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -93,7 +100,7 @@ def test_status_health_column_flags_a_feed_failing_three_polls_in_a_row(tmp_path
     from datetime import UTC, datetime
 
     from newswatch.commands.status import feed_health
-    from warehouse.status_queries import FeedRow
+    from newswatch.warehouse.status_queries import FeedRow
 
     now = datetime(2026, 11, 23, tzinfo=UTC)
 

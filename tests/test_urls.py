@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extractors.urls import article_id, canonical_url, normalise_url, registered_domain
+from newswatch.extractors.urls import article_id, canonical_url, normalise_url, registered_domain
 
 
 @pytest.mark.parametrize(

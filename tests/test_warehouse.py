@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.models import FeedState, IngestBatch, MentionRecord
 from newswatch.errors import WarehouseError, WarehouseLocked
-from warehouse import migrations, queries
-from warehouse.db import connect
-from warehouse.load import load_entities, load_staged, stage_batch
-from warehouse.sample import SAMPLE_ENTITIES, sample_batches
-from warehouse.staging import staged_batches
+from newswatch.extractors.models import FeedState, IngestBatch, MentionRecord
+from newswatch.warehouse import migrations, queries
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.load import load_entities, load_staged, stage_batch
+from newswatch.warehouse.sample import SAMPLE_ENTITIES, sample_batches
+from newswatch.warehouse.staging import staged_batches
 
 TABLES = {
     "sources",
@@ -339,7 +339,7 @@ def test_read_helpers_see_loaded_urls_states_and_signatures(
 def test_the_batch_catalogue_is_upserted_with_the_runs_catalogue_version(
     db: Path, staging: Path, batches: list[IngestBatch]
 ) -> None:
-    from extractors.models import EntityRecord
+    from newswatch.extractors.models import EntityRecord
 
     first = replace(
         batches[0],
@@ -383,7 +383,7 @@ def test_database_reopens_after_a_kill_right_after_a_migration_step(db: Path, st
     db.parent.mkdir(parents=True)
     script = (
         "import os, signal, duckdb\n"
-        "from warehouse import migrations\n"
+        "from newswatch.warehouse import migrations\n"
         f"con = duckdb.connect({str(db)!r})\n"
         f"migrations.apply(con, up_to={step})\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -509,7 +509,7 @@ def test_every_project_connection_goes_through_open_duckdb() -> None:
 
 @pytest.mark.parametrize("read_only", [False, True])
 def test_connections_never_auto_install_or_auto_load(db: Path, read_only: bool) -> None:
-    from warehouse.db import open_duckdb
+    from newswatch.warehouse.db import open_duckdb
 
     with connect(db):
         pass
@@ -555,7 +555,7 @@ def test_a_sqlite_file_is_refused_as_not_duckdb_and_left_alone(
 def test_duckdb_itself_is_asked_for_no_extension_download(sqlite_file: Path) -> None:
     """Below the magic-bytes check: DuckDB opening the file reports a missing extension
     (auto-install off) instead of fetching sqlite_scanner from extensions.duckdb.org."""
-    from warehouse.db import _open_failure_message, open_duckdb
+    from newswatch.warehouse.db import _open_failure_message, open_duckdb
 
     with pytest.raises(duckdb.Error) as raised:
         open_duckdb(sqlite_file)
@@ -632,7 +632,7 @@ def test_interrupted_staging_temporaries_are_swept_by_the_next_load(
     import os
     import time
 
-    from warehouse.writer_lock import writer_lock
+    from newswatch.warehouse.writer_lock import writer_lock
 
     staging.mkdir(parents=True)
     old = staging / ".tmp-20260101T000000000000Z__run-a-1234abcd"

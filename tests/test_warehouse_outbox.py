@@ -6,10 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from extractors.models import AlertRecord, IngestBatch
-from warehouse.load import load_staged, stage_batch
-from warehouse.outbox import DeliveryAttempt, due_alerts, record_attempts
-from warehouse.sample import sample_batches
+from newswatch.extractors.models import AlertRecord, IngestBatch
+from newswatch.warehouse.load import load_staged, stage_batch
+from newswatch.warehouse.outbox import DeliveryAttempt, due_alerts, record_attempts
+from newswatch.warehouse.sample import sample_batches
 
 NOW = datetime(2025, 4, 1, 7, 0, tzinfo=UTC)
 

@@ -22,9 +22,9 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
-from flows.watch import StopFlag, WatchOptions, seconds_until, watch
+from newswatch.flows.watch import StopFlag, WatchOptions, seconds_until, watch
+from newswatch.warehouse.queries import feed_states
 from tests.localserver import serve
-from warehouse.queries import feed_states
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARAGRAPH = (
@@ -263,7 +263,7 @@ def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
 def test_watch_deployment_runs_the_ingest_with_its_cadence_on_an_interval() -> None:
     import yaml
 
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     config = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
     [deployment] = [d for d in config["deployments"] if d["name"] == "watch"]

@@ -14,12 +14,12 @@ import pytest
 
 from newswatch.errors import WarehouseLocked
 from newswatch.settings import REPO_ROOT
-from warehouse.writer_lock import held_here, holder, writer_lock
+from newswatch.warehouse.writer_lock import held_here, holder, writer_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from warehouse.writer_lock import writer_lock
+from newswatch.warehouse.writer_lock import writer_lock
 with writer_lock(Path(sys.argv[1]), "test holder"):
     Path(sys.argv[2]).write_text("held")
     time.sleep(600)

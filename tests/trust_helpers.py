@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.entities import Catalogue
-from extractors.matcher import Matcher
-from extractors.models import (
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.matcher import Matcher
+from newswatch.extractors.models import (
     ArticleRecord,
     IngestBatch,
     MentionRecord,
     RunRecord,
     Source,
 )
-from warehouse.load import load_staged, stage_batch
+from newswatch.warehouse.load import load_staged, stage_batch
 
 SEEN_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SOURCE = Source("wire", "Wire Service", "https://wire.example/feed.xml", "en")

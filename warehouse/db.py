@@ -8,7 +8,7 @@ Every connection the project opens goes through :func:`open_duckdb` (``connect``
 which turns off extension auto-install and auto-load: DuckDB would otherwise download an
 extension from the internet when a query or a file needs one (a SQLite file given as
 ``--db`` made it fetch ``sqlite_scanner``). The one extension used, FTS, is loaded from the
-pip wheel's file (``warehouse.search.load_extension``). :func:`lock_down` then shuts a
+pip wheel's file (``newswatch.warehouse.search.load_extension``). :func:`lock_down` then shuts a
 connection off from the file system for statements the user types (``newswatch sql``), and
 :func:`storage_error` turns an I/O failure (disk full) into one sentence with the path and
 the OS error.
@@ -27,7 +27,7 @@ import duckdb
 
 from newswatch.errors import WarehouseError, WarehouseLocked
 from newswatch.settings import DATA_HOME_RULE
-from warehouse import migrations
+from newswatch.warehouse import migrations
 
 # Set when the database instance starts (they cannot be changed by a later SET once
 # ``lock_down`` has locked the configuration): never fetch or auto-load an extension.
@@ -132,7 +132,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence[Path] = ()) -> 
     DuckDB still reaches the open database's own file (even a COPY … TO it with
     ``USE_TMP_FILE false``), and the folders in ``readable`` (read *and* write, in
     DuckDB's terms), so a shell must also refuse every statement but queries
-    (``warehouse.shell.check_query``).
+    (``newswatch.warehouse.shell.check_query``).
     """
     if readable:
         folders = [os.path.abspath(folder) for folder in readable]

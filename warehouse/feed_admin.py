@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from newswatch.errors import NewswatchError
-from warehouse.db import connect
+from newswatch.warehouse.db import connect
 
 # cleared by a reset when the column exists (the retirement columns came in migration 6)
 _CLEARED = {

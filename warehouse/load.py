@@ -32,11 +32,11 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.models import IngestBatch
 from newswatch.errors import WarehouseError, WarehouseLocked
-from warehouse import search
-from warehouse.db import connect, describe_error
-from warehouse.staging import (
+from newswatch.extractors.models import IngestBatch
+from newswatch.warehouse import search
+from newswatch.warehouse.db import connect, describe_error
+from newswatch.warehouse.staging import (
     LOADED_DIR,
     REJECTED_DIR,
     SCHEMAS,
@@ -47,8 +47,8 @@ from warehouse.staging import (
     remove_stale_temporaries,
     staged_batches,
 )
-from warehouse.staging import stage_batch as _stage_batch
-from warehouse.writer_lock import held_here
+from newswatch.warehouse.staging import stage_batch as _stage_batch
+from newswatch.warehouse.writer_lock import held_here
 
 # duckdb errors that mean "this batch's data cannot go in", not "try again later"
 _DATA_ERRORS = (

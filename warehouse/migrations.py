@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 import duckdb
 
 from newswatch.errors import WarehouseError
-from warehouse.schema import CONTENT_IDENTITY, CORE_TABLES, OPERATIONS_TABLES, TRUST_PROVENANCE
-from warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
+from newswatch.warehouse.schema import (
+    CONTENT_IDENTITY,
+    CORE_TABLES,
+    OPERATIONS_TABLES,
+    TRUST_PROVENANCE,
+)
+from newswatch.warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
 
 
 @dataclass(frozen=True)

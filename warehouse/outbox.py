@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warehouse.db import connect, has_table
+from newswatch.warehouse.db import connect, has_table
 
 
 @dataclass(frozen=True)

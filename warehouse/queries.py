@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.identity import StoredBody
-from extractors.models import FeedState, PageFailureRecord
-from warehouse.db import connect
+from newswatch.extractors.identity import StoredBody
+from newswatch.extractors.models import FeedState, PageFailureRecord
+from newswatch.warehouse.db import connect
 
 _FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from extractors.entities import Catalogue
-from extractors.rematch import RematchResult, StoredArticle
-from warehouse.load import load_entities
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.rematch import RematchResult, StoredArticle
+from newswatch.warehouse.load import load_entities
 
 _STORED = """
 SELECT a.article_id, a.title, a.text, a.on_topic,

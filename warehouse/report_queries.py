@@ -18,7 +18,7 @@ from typing import Literal
 
 import duckdb
 
-from warehouse.db import connect
+from newswatch.warehouse.db import connect
 
 DEFAULT_WINDOW_DAYS = 90
 NEW_STORY_DAYS = 7

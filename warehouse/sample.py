@@ -12,7 +12,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from extractors.models import (
+from newswatch.extractors.models import (
     ArticleRecord,
     FeedPoll,
     FeedState,
@@ -21,8 +21,8 @@ from extractors.models import (
     RunRecord,
     Source,
 )
-from warehouse.db import connect
-from warehouse.load import LoadReport, load_entities, load_staged, stage_batch
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.load import LoadReport, load_entities, load_staged, stage_batch
 
 SAMPLE_END = date(2025, 3, 31)
 SAMPLE_ENTITIES: tuple[dict[str, str], ...] = (

@@ -3,8 +3,8 @@
 ``duckdb-extension-fts`` ships the extension for our exact duckdb version, so search works
 offline (extensions cannot be downloaded here). The index covers ``articles.title`` and
 ``articles.text``. FTS indexes are not incremental and a rebuild takes minutes at a million
-articles, so the index is built on the snapshot copy (``warehouse.snapshot``), never inside
-the writer's lock window. Tokens are runs of letters/digits in any script (Cyrillic and
+articles, so the index is built on the snapshot copy (``newswatch.warehouse.snapshot``), never
+inside the writer's lock window. Tokens are runs of letters/digits in any script (Cyrillic and
 Persian included), lower-cased, Porter-stemmed (a no-op for non-Latin words).
 """
 

@@ -4,7 +4,7 @@ Three walls, each enough for most mistakes and together for all we know of:
 
 1. the database is opened read-only (``connect(..., read_only=True)``): no INSERT, UPDATE,
    CREATE TABLE, CHECKPOINT or ATTACH … READ_WRITE can change it;
-2. ``warehouse.db.lock_down``: no file system access (COPY … TO, EXPORT, read_csv of other
+2. ``newswatch.warehouse.db.lock_down``: no file system access (COPY … TO, EXPORT, read_csv of other
    files, ATTACH of other files, INSTALL, LOAD) and a locked configuration;
 3. :func:`check_query` here: only SELECT-type statements (SELECT, WITH, FROM-first, VALUES,
    SHOW, DESCRIBE, SUMMARIZE, PIVOT, PRAGMA table_info…) and EXPLAIN [ANALYZE] of one.

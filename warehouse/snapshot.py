@@ -25,9 +25,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse import search
-from warehouse.db import connect, open_duckdb
-from warehouse.writer_lock import held_here
+from newswatch.warehouse import search
+from newswatch.warehouse.db import connect, open_duckdb
+from newswatch.warehouse.writer_lock import held_here
 
 SNAPSHOT_SUFFIX = ".snapshot.duckdb"
 

@@ -21,7 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractors.models import (
+from newswatch.errors import WarehouseError
+from newswatch.extractors.models import (
     ArticleRecord,
     FeedPoll,
     FeedState,
@@ -30,7 +31,6 @@ from extractors.models import (
     RunRecord,
     Source,
 )
-from newswatch.errors import WarehouseError
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1

@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from newswatch.errors import WarehouseError
-from warehouse.db import connect
-from warehouse.staging import read_staged, staged_batches
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.staging import read_staged, staged_batches
 
 CADENCE_WINDOW = 20  # newest articles per feed whose spacing is measured
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import duckdb
 
-from extractors.urls import normalise_url
-from warehouse.db import connect, has_table
+from newswatch.extractors.urls import normalise_url
+from newswatch.warehouse.db import connect, has_table
 
 MIN_ID_PREFIX = 8
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from extractors.alerts import load_alert_config
-from flows.alerting import send_due_alerts
+from newswatch.extractors.alerts import load_alert_config
+from newswatch.flows.alerting import send_due_alerts
+from newswatch.warehouse.outbox import DeliveryAttempt, record_attempts
 from tests.outbox_fixtures import alerts_file, pending_alerts, warehouse_with_alerts
-from warehouse.outbox import DeliveryAttempt, record_attempts
 
 
 def main(count: int) -> None:

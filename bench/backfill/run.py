@@ -28,9 +28,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from bench.extract.corpus import aeb_pages
-from extractors.models import ExtractedArticle, FeedEntry, PageFetch
-from flows import stages
-from flows.backfill import CHUNK_PAGES, extract_on_runner
+from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.flows import stages
+from newswatch.flows.backfill import CHUNK_PAGES, extract_on_runner
 from newswatch.settings import Settings
 
 COMMAND = (
@@ -109,7 +109,7 @@ def main() -> None:
         return extract_on_runner(pages[:count], entries[:count], single)
 
     # warm-up: every worker imports the extractors and Prefect before anything is timed
-    client.run(lambda: __import__("flows.backfill") and None)
+    client.run(lambda: __import__("newswatch.flows.backfill") and None)
     extract_on_dask(CHUNK_PAGES * args.workers * 2)
     on_dask = timed(
         f"Dask + Prefect tasks, {args.workers} workers", lambda: extract_on_dask(n), n, rows

@@ -23,15 +23,15 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.extract.corpus import ARTICLES_DIR, Page, fundus_pages
-from extractors.date_trust import CONFIDENCE_BY_METHOD, date_confidence, date_flag
-from extractors.dates import (
+from newswatch.extractors.date_trust import CONFIDENCE_BY_METHOD, date_confidence, date_flag
+from newswatch.extractors.dates import (
     date_from_htmldate,
     date_from_meta,
     date_from_url,
     page_date,
     parse_date,
 )
-from extractors.pages import decode_html, load_html, read_page_meta
+from newswatch.extractors.pages import decode_html, load_html, read_page_meta
 
 COMMAND = "python -m bench.dates.run"
 DAY = timedelta(hours=24)

@@ -29,10 +29,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
-from extractors.derive import alias_index  # noqa: E402
-from extractors.entities import Catalogue, load_catalogue  # noqa: E402
-from extractors.matcher import Matcher  # noqa: E402
-from extractors.normalize import normalize_alias  # noqa: E402
+from newswatch.extractors.derive import alias_index  # noqa: E402
+from newswatch.extractors.entities import Catalogue, load_catalogue  # noqa: E402
+from newswatch.extractors.matcher import Matcher  # noqa: E402
+from newswatch.extractors.normalize import normalize_alias  # noqa: E402
 
 SHARED = Path(os.environ.get("NEWSWATCH_SHARED_DIR", REPO.parent / "shared"))
 COMMAND = "python bench/entities/run.py"

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from extractors.dedup import StoryIndex
+from newswatch.extractors.dedup import StoryIndex
 
 MIN_WORDS = 80
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

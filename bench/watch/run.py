@@ -5,7 +5,7 @@
 
 A local server (127.0.0.1, a thread of this process) serves three feeds whose entries a
 scripted publisher adds while the loop runs: busy (every 6 s), steady (every 20 s), quiet
-(every 60 s). The loop (flows.watch.watch, in this process, on Prefect's ephemeral server)
+(every 60 s). The loop (newswatch.flows.watch.watch, in this process, on Prefect's ephemeral server)
 runs with --min-interval 5 s / --max-interval 120 s, an alert rule for every new story and a
 file channel. Figures:
 
@@ -259,7 +259,7 @@ def main() -> int:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ["NEWSWATCH_EXTRACT_WORKERS"] = str(args.extract_workers)
 
-    from flows.watch import StopFlag, WatchOptions, watch
+    from newswatch.flows.watch import StopFlag, WatchOptions, watch
 
     work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
     alerts_file = work / "alerts.jsonl"
@@ -343,7 +343,7 @@ def main() -> int:
 def warm_up(work: Path) -> None:
     """Start Prefect's ephemeral server before the feeds' history is stamped, so the first
     cadence is not stretched by the server's start-up time."""
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     empty = work / "no-sources.toml"
     empty.write_text("# no sources: only starts Prefect and creates the database\n")
@@ -351,7 +351,7 @@ def warm_up(work: Path) -> None:
 
 
 def current_intervals(db: Path) -> dict[str, float]:
-    from warehouse.queries import feed_states
+    from newswatch.warehouse.queries import feed_states
 
     return {
         s.source_id: (s.next_poll_at - s.last_polled_at).total_seconds()

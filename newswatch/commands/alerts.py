@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    from warehouse.alert_queries import list_alerts
+    from newswatch.warehouse.alert_queries import list_alerts
 
     settings = settings_from_args(args)
     rows = list_alerts(settings.db_path, status=args.status, limit=args.limit)
@@ -84,9 +84,9 @@ SEND_LOCK_WAIT = 30.0  # seconds to wait for a run or watch tick that holds the 
 
 
 def handle_send(args: argparse.Namespace) -> int:
-    from extractors.alerts import load_alert_config
-    from flows.alerting import send_due_alerts
-    from warehouse.writer_lock import writer_lock
+    from newswatch.extractors.alerts import load_alert_config
+    from newswatch.flows.alerting import send_due_alerts
+    from newswatch.warehouse.writer_lock import writer_lock
 
     settings = settings_from_args(args)
     config = load_alert_config(args.alerts)  # a bad file: ConfigError, nothing touched
@@ -112,9 +112,9 @@ def handle_send(args: argparse.Namespace) -> int:
 
 
 def handle_test(args: argparse.Namespace) -> int:
-    from extractors.alerts import load_alert_config, render_alert
-    from extractors.delivery import Message, deliver
-    from flows.alerting import anchored
+    from newswatch.extractors.alerts import load_alert_config, render_alert
+    from newswatch.extractors.delivery import Message, deliver
+    from newswatch.flows.alerting import anchored
 
     settings = settings_from_args(args)
     config = load_alert_config(args.alerts)

@@ -56,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    from extractors.sources import load_sources
     from newswatch.commands.run import prepare_prefect_environment
+    from newswatch.extractors.sources import load_sources
 
     since, until = validated_days(args)
     if args.batch_size < 1 or args.dask_workers < 1:
@@ -72,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     with ExitStack() as stack:
         sources, allow_private = ingest_inputs(stack, args, settings)
-        from flows.backfill import run_backfill  # imports Prefect: keep it off --help
+        from newswatch.flows.backfill import run_backfill  # imports Prefect: keep it off --help
 
         summary = run_backfill(
             dask=args.dask,
@@ -92,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def validated_days(args: argparse.Namespace) -> tuple[str, str | None]:
-    from flows.backfill import parse_day
+    from newswatch.flows.backfill import parse_day
 
     since = parse_day(args.since)
     if args.until is not None and parse_day(args.until, end_of_day=True) < since:

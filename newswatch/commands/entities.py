@@ -12,14 +12,14 @@ import duckdb
 from rich.console import Console
 from rich.progress import Progress
 
-from extractors.derive import derive_review
-from extractors.entities import load_catalogue
-from extractors.matcher import Matcher
-from extractors.rematch import RematchResult, rematch_batch
 from newswatch.commands.common import add_db_argument, settings_from_args
-from warehouse import rematch as rematch_store
-from warehouse.db import connect
-from warehouse.emerging_queries import ranked_emerging_terms
+from newswatch.extractors.derive import derive_review
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.matcher import Matcher
+from newswatch.extractors.rematch import RematchResult, rematch_batch
+from newswatch.warehouse import rematch as rematch_store
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.emerging_queries import ranked_emerging_terms
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

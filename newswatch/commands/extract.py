@@ -2,7 +2,7 @@
 
 Local ``.html`` / ``.html.gz`` files or http(s) URLs; one JSON object per input on stdout,
 so a user can see why a page came out as it did. URLs are fetched exactly as the pipeline
-fetches pages (``extractors.http.Fetcher``): SSRF guard (private addresses only with
+fetches pages (``newswatch.extractors.http.Fetcher``): SSRF guard (private addresses only with
 --allow-private or $NEWSWATCH_ALLOW_PRIVATE), robots.txt, the body cap on decoded bytes
 ($NEWSWATCH_MAX_BODY_BYTES) and the total deadline per request ($NEWSWATCH_TOTAL_TIMEOUT).
 """
@@ -16,9 +16,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.http import Fetcher
-from extractors.models import ExtractedArticle, PageFetch
-from extractors.pages import extract_fetched
+from newswatch.extractors.http import Fetcher
+from newswatch.extractors.models import ExtractedArticle, PageFetch
+from newswatch.extractors.pages import extract_fetched
 from newswatch.settings import Settings
 
 SHOWN_FIELDS = (

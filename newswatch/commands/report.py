@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def source_path(args: argparse.Namespace) -> Path:
     """The snapshot published after each load (so a report never blocks a load), or the
     main database with ``--live`` or when there is no snapshot yet."""
-    from warehouse.snapshot import default_snapshot_path
+    from newswatch.warehouse.snapshot import default_snapshot_path
 
     db_path = settings_from_args(args).db_path
     if args.live:

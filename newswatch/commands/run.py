@@ -43,7 +43,7 @@ def handle(args: argparse.Namespace) -> int:
         stack.enter_context(single_run(settings.data_dir))
         sources, allow_private = ingest_inputs(stack, args, settings)
         # imports Prefect: keep it off `newswatch --help`
-        from flows.ingest import IngestFailed, ingest
+        from newswatch.flows.ingest import IngestFailed, ingest
 
         load_error: BaseException | None = None
         try:
@@ -85,7 +85,7 @@ def single_run(data_dir: Path) -> Iterator[None]:
     before Prefect starts: a second run, a watch tick, a backfill or ``alerts send`` on the
     same data directory makes this one exit at once (EX_TEMPFAIL, naming the holder). The
     flow takes the same lock again (re-entrant), so deployments are covered too."""
-    from warehouse.writer_lock import writer_lock
+    from newswatch.warehouse.writer_lock import writer_lock
 
     with writer_lock(data_dir, "newswatch run"):
         yield
@@ -94,9 +94,9 @@ def single_run(data_dir: Path) -> Iterator[None]:
 def check_config_files(args: argparse.Namespace) -> None:
     """Refuse a malformed sources, alerts or entities file (ConfigError naming file, line
     and field) before Prefect starts or anything is written."""
-    from extractors.alerts import load_alert_config
-    from extractors.entities import load_catalogue
-    from extractors.sources import load_sources
+    from newswatch.extractors.alerts import load_alert_config
+    from newswatch.extractors.entities import load_catalogue
+    from newswatch.extractors.sources import load_sources
 
     if args.sources is not None or not args.sample:
         load_sources(args.sources or DEFAULT_SOURCES)

@@ -122,7 +122,7 @@ def _serve(cron: str, parameters: dict[str, object]) -> None:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
-    from flows.ingest import ingest
+    from newswatch.flows.ingest import ingest
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     extras = "".join(

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from extractors.models import FeedPoll, Source
-from extractors.sources import BASE_PLACEHOLDER, load_sources
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import NewswatchError
+from newswatch.extractors.models import FeedPoll, Source
+from newswatch.extractors.sources import BASE_PLACEHOLDER, load_sources
 from newswatch.settings import DEFAULT_SOURCES, Settings
 
 if TYPE_CHECKING:
-    from warehouse.feed_admin import FeedReset
+    from newswatch.warehouse.feed_admin import FeedReset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -139,7 +139,9 @@ def handle_check(args: argparse.Namespace) -> int:
 
 
 def handle_reset(args: argparse.Namespace) -> int:
-    from warehouse.feed_admin import reset_feed_state  # duckdb kept off `newswatch --help`
+    from newswatch.warehouse.feed_admin import (
+        reset_feed_state,  # duckdb kept off `newswatch --help`
+    )
 
     if bool(args.ids) == bool(args.all):
         raise NewswatchError("sources reset: give one or more source ids, or --all (not both)")
@@ -180,7 +182,7 @@ def _when(moment: datetime | None) -> str:
 
 async def check_sources(sources: Sequence[Source], settings: Settings) -> list[FeedPoll]:
     """Poll each source once, without stored state (no conditional request)."""
-    from extractors.http import Fetcher  # httpx import kept off `newswatch --help`
+    from newswatch.extractors.http import Fetcher  # httpx import kept off `newswatch --help`
 
     async with Fetcher(settings) as fetcher:
         return await fetcher.poll_feeds(sources, {})

@@ -3,7 +3,7 @@
 They read the snapshot published after each load (so an open analyst session never blocks
 the scheduled run); ``--live`` reads the main database instead, read-only, for one query.
 User input is never formatted into SQL: ``sql`` runs the user's own query on a read-only
-connection cut off from the file system, queries only (``warehouse.shell``), and writes
+connection cut off from the file system, queries only (``newswatch.warehouse.shell``), and writes
 its result from Python, only to ``--out``; the other commands bind every value as a parameter.
 """
 
@@ -25,10 +25,10 @@ import duckdb
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import NewswatchError, WarehouseError
 from newswatch.settings import missing_database_message
-from warehouse import queries, search, shell
-from warehouse.db import connect, lock_down
-from warehouse.export import FORMATS, export_tables
-from warehouse.snapshot import default_snapshot_path
+from newswatch.warehouse import queries, search, shell
+from newswatch.warehouse.db import connect, lock_down
+from newswatch.warehouse.export import FORMATS, export_tables
+from newswatch.warehouse.snapshot import default_snapshot_path
 
 OUTPUT_FORMATS = ("table", "csv", "json", "parquet")
 _REFUSED_MARKERS = (

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from extractors.health import FeedHealth, judge_feed
-from extractors.models import FeedState
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.errors import WarehouseLocked
-from warehouse.health_queries import feed_histories
+from newswatch.extractors.health import FeedHealth, judge_feed
+from newswatch.extractors.models import FeedState
+from newswatch.warehouse.health_queries import feed_histories
 
 if TYPE_CHECKING:
-    from warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
+    from newswatch.warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    from warehouse.status_queries import read_status, staged_not_loaded
+    from newswatch.warehouse.status_queries import read_status, staged_not_loaded
 
     settings = settings_from_args(args)
     now = datetime.now(UTC)

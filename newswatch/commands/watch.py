@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     prepare_prefect_environment()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     settings = settings_from_args(args)
-    from flows.watch import StopFlag, WatchOptions, stop_on_signals, watch
+    from newswatch.flows.watch import StopFlag, WatchOptions, stop_on_signals, watch
 
     with ExitStack() as stack:
         sources, allow_private = ingest_inputs(stack, args, settings)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from warehouse.why_queries import Explanation, explain
+from newswatch.warehouse.why_queries import Explanation, explain
 
 SNIPPET_CHARS = 160
 

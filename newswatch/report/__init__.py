@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from newswatch.report.page import CHART_COUNT, render_report, safe_href
-from warehouse.report_queries import ReportData, report_data
+from newswatch.warehouse.report_queries import ReportData, report_data
 
 __all__ = ["CHART_COUNT", "render_report", "safe_href", "write_report"]
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from newswatch.report import svg
-from warehouse.report_queries import (
+from newswatch.warehouse.report_queries import (
     SPIKE_MIN_ARTICLES,
     SPIKE_Z,
     EntitySeries,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
-from extractors.http import Fetcher
-from extractors.models import FeedPoll, FeedState, PageFetch, Source
+from newswatch.extractors.http import Fetcher
+from newswatch.extractors.models import FeedPoll, FeedState, PageFetch, Source
 from newswatch.settings import Settings
 
 MIB = 1024 * 1024

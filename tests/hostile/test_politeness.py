@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from extractors.alerts import AlertConfig, Channel, Rule
-from extractors.feed_state import due_sources, is_retired, next_state
-from extractors.health import health_alerts, judge_feed
-from extractors.models import FeedPoll, FeedState, IngestBatch, RunRecord, Source
-from flows import stages
 from newswatch.cli import main
+from newswatch.extractors.alerts import AlertConfig, Channel, Rule
+from newswatch.extractors.feed_state import due_sources, is_retired, next_state
+from newswatch.extractors.health import health_alerts, judge_feed
+from newswatch.extractors.models import FeedPoll, FeedState, IngestBatch, RunRecord, Source
+from newswatch.flows import stages
+from newswatch.warehouse import queries
+from newswatch.warehouse.load import load_staged, stage_batch
 from tests.hostile.helpers import HOSTILE_SETTINGS, poll
 from tests.hostile.server import feed_route, item, rss
 from tests.localserver import RecordedRequest, Route, routes_handler, serve
-from warehouse import queries
-from warehouse.load import load_staged, stage_batch
 
 HEALTH = AlertConfig(
     channels=(Channel("ops", url="console://"),),

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from extractors.models import Source
-from extractors.ssrf import check_addresses, forbidden_reason
 from newswatch.errors import PermanentFetchError
+from newswatch.extractors.models import Source
+from newswatch.extractors.ssrf import check_addresses, forbidden_reason
 from tests.hostile.helpers import HOSTILE_SETTINGS, fetch, poll
 from tests.hostile.server import GOOD_FEED, feed_route
 from tests.localserver import Route, routes_handler, serve

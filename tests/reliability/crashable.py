@@ -100,10 +100,10 @@ class _Connection:
 def install() -> None:
     import pyarrow.parquet as pq
 
-    import flows.alerting
-    import flows.stages
-    import flows.tasks
-    import warehouse.load
+    import newswatch.flows.alerting
+    import newswatch.flows.stages
+    import newswatch.flows.tasks
+    import newswatch.warehouse.load
 
     for attribute, name in [
         ("poll", "poll"),
@@ -112,21 +112,21 @@ def install() -> None:
         ("judge", "judge"),
         ("raise_alerts", "raise-alerts"),
     ]:
-        _wrap(flows.stages, attribute, name)
+        _wrap(newswatch.flows.stages, attribute, name)
     _wrap(pq, "write_table", "stage-write")  # one call per staged table
-    _wrap(flows.tasks, "load_staged", "load")
-    _wrap(warehouse.load, "_count", "load-transaction")  # 4 calls inside each transaction
-    _wrap(warehouse.load, "move_batch", "load-move")  # after COMMIT, before the move
-    _wrap(flows.tasks, "publish_snapshot", "snapshot")
-    _wrap(flows.alerting, "deliver", "alert-send")
-    _wrap(flows.alerting, "record_attempts", "alert-mark")  # sent, not yet marked
+    _wrap(newswatch.flows.tasks, "load_staged", "load")
+    _wrap(newswatch.warehouse.load, "_count", "load-transaction")  # 4 calls inside each transaction
+    _wrap(newswatch.warehouse.load, "move_batch", "load-move")  # after COMMIT, before the move
+    _wrap(newswatch.flows.tasks, "publish_snapshot", "snapshot")
+    _wrap(newswatch.flows.alerting, "deliver", "alert-send")
+    _wrap(newswatch.flows.alerting, "record_attempts", "alert-mark")  # sent, not yet marked
 
-    connect = warehouse.load.connect
+    connect = newswatch.warehouse.load.connect
 
     def crashable_connect(*args: Any, **kwargs: Any) -> Any:
         return _Connection(connect(*args, **kwargs))
 
-    warehouse.load.connect = crashable_connect  # type: ignore[assignment]
+    newswatch.warehouse.load.connect = crashable_connect  # type: ignore[assignment]
 
 
 def main() -> int:

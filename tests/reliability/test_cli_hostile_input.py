@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from warehouse.sample import build_sample_db
-from warehouse.snapshot import publish_snapshot
+from newswatch.warehouse.sample import build_sample_db
+from newswatch.warehouse.snapshot import publish_snapshot
 
 PAYLOADS = (
     "x'; drop table articles;--",

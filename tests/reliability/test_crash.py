@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newswatch.warehouse.staging import REJECTED_DIR, staged_batches
 from tests.reliability.conftest import CleanRun
 from tests.reliability.harness import (
     Fingerprint,
@@ -34,7 +35,6 @@ from tests.reliability.harness import (
     run_ingest,
     survivors,
 )
-from warehouse.staging import REJECTED_DIR, staged_batches
 
 pytestmark = pytest.mark.slow
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newswatch.warehouse.staging import staged_batches
 from tests.localserver import Route, routes_handler, serve
 from tests.reliability.conftest import CleanRun
 from tests.reliability.harness import (
@@ -27,7 +28,6 @@ from tests.reliability.harness import (
     wait_for_point,
 )
 from tests.reliability.harness import finish as finish_run
-from warehouse.staging import staged_batches
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 DIRECT_FLOW = """
 import sys
-from flows.ingest import ingest
+from newswatch.flows.ingest import ingest
 ingest(sources=sys.argv[1], db=sys.argv[2], allow_private=["127.0.0.1"])
 """
 

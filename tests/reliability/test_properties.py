@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extractors.entities import load_catalogue
-from extractors.feeds import parse_feed
-from extractors.matcher import Matcher
-from extractors.urls import article_id, canonical_url, normalise_url
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.feeds import parse_feed
+from newswatch.extractors.matcher import Matcher
+from newswatch.extractors.urls import article_id, canonical_url, normalise_url
 
 FETCHED_AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 BASE = "https://feeds.example.org/world/rss.xml"

@@ -8,7 +8,7 @@ import pytest
 
 from newswatch.cli import main
 from newswatch.errors import WarehouseError
-from warehouse.db import connect
+from newswatch.warehouse.db import connect
 
 
 @pytest.fixture
@@ -48,10 +48,10 @@ def test_a_batch_loaded_by_an_overlapping_run_while_waiting_for_the_lock_is_skip
 ) -> None:
     """Case 42: run B lists the staged batches, waits for the lock, and run A loads (moves)
     one of them meanwhile; B must load the rest, not crash on the vanished directory."""
-    import warehouse.load as load_module
-    from warehouse.load import load_staged, stage_batch
-    from warehouse.sample import sample_batches
-    from warehouse.staging import LOADED_DIR, move_batch, staged_batches
+    import newswatch.warehouse.load as load_module
+    from newswatch.warehouse.load import load_staged, stage_batch
+    from newswatch.warehouse.sample import sample_batches
+    from newswatch.warehouse.staging import LOADED_DIR, move_batch, staged_batches
 
     db, staging = tmp_path / "news.duckdb", tmp_path / "staging"
     first, second = sample_batches(days=4, per_day=2)[:2]
@@ -77,8 +77,8 @@ def test_readers_of_a_file_without_schema_see_nothing_rather_than_fail(tmp_path:
 
     import duckdb
 
-    from warehouse.alert_queries import mentioned_entities
-    from warehouse.outbox import due_alerts
+    from newswatch.warehouse.alert_queries import mentioned_entities
+    from newswatch.warehouse.outbox import due_alerts
 
     db = tmp_path / "news.duckdb"
     duckdb.connect(str(db)).close()
@@ -130,10 +130,10 @@ def test_a_disk_that_fills_mid_load_says_no_space_and_keeps_the_batches_staged(
     OS error and the file, every batch stays staged, the database opens and holds nothing
     half-loaded, and once space is back the next load gives the same rows as a clean one.
     (Before: "TransactionContext Error: cannot rollback - no transaction is active".)"""
-    import warehouse.load as load_module
-    from warehouse.load import load_staged, stage_batch
-    from warehouse.sample import sample_batches
-    from warehouse.staging import staged_batches
+    import newswatch.warehouse.load as load_module
+    from newswatch.warehouse.load import load_staged, stage_batch
+    from newswatch.warehouse.sample import sample_batches
+    from newswatch.warehouse.staging import staged_batches
 
     db, staging = small_disk / "news.duckdb", small_disk / "staging"
     with connect(db) as con:
