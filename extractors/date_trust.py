@@ -16,8 +16,14 @@ CONFIDENCE_BY_METHOD: dict[str, str] = {
     "url": "medium",
     "fallback": "low",
 }
+# The one plausibility window for publication dates: dates.parse_date refuses what lies
+# outside it, date_flag flags it. Nothing on the web was published before 1995.
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(hours=36)  # time zones and embargoed stamps, not typos
+# How far ahead of our clock a date may be and still be real: UTC offsets span 26 h
+# (UTC+14 to UTC-12), so a local time mislabelled as UTC can be up to 26 h "ahead"; 10 h more
+# covers clock skew and stamps set a little before an embargo lifts. A date further ahead is
+# a typo (wrong year or month), not a time zone. (Was 2 days in dates.py, 36 h here.)
+FUTURE_TOLERANCE = timedelta(hours=36)
 
 
 def date_confidence(method: str | None) -> str:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import htmldate
 from lxml.html import HtmlElement
 
+from newswatch.extractors.date_trust import EARLIEST_PLAUSIBLE, FUTURE_TOLERANCE
 from newswatch.extractors.models import FeedEntry
-
-EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=2)
 
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _URL_DAY = re.compile(
@@ -51,7 +49,8 @@ PUBLISHED_META_NAMES = (
 def parse_date(value: object, *, now: datetime | None = None) -> datetime | None:
     """A timezone-aware UTC datetime from an ISO 8601 / RFC 2822 string, or None.
 
-    Naive values are taken as UTC; values before 1995 or more than two days ahead are refused.
+    Naive values are taken as UTC; values before 1995 or more than ``FUTURE_TOLERANCE``
+    (36 h) ahead of ``now`` are refused.
     """
     if not isinstance(value, str) or not value.strip():
         return None

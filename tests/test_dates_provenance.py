@@ -88,6 +88,17 @@ def test_implausible_dates_are_flagged_plausible_ones_are_not() -> None:
     assert date_flag(None, SEEN) is None
 
 
+def test_parsing_and_flagging_share_one_future_tolerance() -> None:
+    """A date 35 h ahead is a time zone: parsed and not flagged; 37 h ahead is a typo:
+    refused by parse_date and flagged by date_flag (dates.py used to allow 2 days)."""
+    near = (SEEN + timedelta(hours=35)).isoformat()
+    far = (SEEN + timedelta(hours=37)).isoformat()
+    assert parse_date(near, now=SEEN) == SEEN + timedelta(hours=35)
+    assert date_flag(SEEN + timedelta(hours=35), SEEN) is None
+    assert parse_date(far, now=SEEN) is None
+    assert date_flag(SEEN + timedelta(hours=37), SEEN) == "future"
+
+
 def test_run_provenance_names_result_settings_and_package_versions() -> None:
     recorded = json.loads(settings_json(Settings(max_entries_per_feed=7)))
     assert recorded["max_entries_per_feed"] == 7 and "respect_robots" in recorded
