@@ -55,12 +55,10 @@ def parse_date(value: object, *, now: datetime | None = None) -> datetime | None
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    parsed = _parse_iso(text) or _parse_rfc2822(text)
+    parsed = parse_iso(text) or _leading_day(text) or _parse_rfc2822(text)
     if parsed is None:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    parsed = _as_utc(parsed)
     latest = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
     if not EARLIEST_PLAUSIBLE <= parsed <= latest:
         return None
@@ -148,20 +146,31 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _parse_iso(text: str) -> datetime | None:
-    candidate = text.replace("Z", "+00:00") if text.endswith("Z") else text
+def parse_iso(text: str | None) -> datetime | None:
+    """An ISO 8601 / W3C datetime in UTC, or None: the one ISO parser (pages, sitemaps,
+    backfill's --since). ``2026-06-03`` is that day's UTC midnight; ``Z`` and compact
+    offsets (``+0200``) are read; naive times are taken as UTC. No plausibility window:
+    ``parse_date`` adds that."""
+    if not text or not text.strip():
+        return None
+    text = text.strip()
+    candidate = text[:-1] + "+00:00" if text.endswith("Z") else text
     candidate = _COMPACT_OFFSET.sub(r"\1:\2", candidate) if "T" in candidate else candidate
     try:
-        return datetime.fromisoformat(candidate)
+        return _as_utc(datetime.fromisoformat(candidate))
     except ValueError:
-        pass
+        return None
+
+
+def _leading_day(text: str) -> datetime | None:
+    """The ``YYYY-MM-DD`` a longer page string starts with (``2024-04-22, 10:00 Uhr``)."""
     day = _ISO_DAY.match(text)
-    if day:
-        try:
-            return datetime(int(day[1]), int(day[2]), int(day[3]))
-        except ValueError:
-            return None
-    return None
+    if not day:
+        return None
+    try:
+        return datetime(int(day[1]), int(day[2]), int(day[3]), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _parse_rfc2822(text: str) -> datetime | None:

@@ -13,18 +13,18 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from newswatch.extractors.dates import parse_iso
 from newswatch.extractors.models import FeedEntry
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, after decompression
 MAX_ENTRIES = 50_000  # the sitemaps.org limit per file
 GZIP_MAGIC = b"\x1f\x8b"
 _LOC = re.compile(rb"<(?:[\w.-]+:)?loc>\s*([^<\s]+)\s*</(?:[\w.-]+:)?loc>", re.IGNORECASE)
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -104,26 +104,6 @@ def feed_entries(
     ]
 
 
-def parse_w3c_date(text: str | None) -> datetime | None:
-    """A W3C datetime (``2026-06-03``, ``2026-06-03T09:20:00+04:00``, ``…Z``) in UTC."""
-    if not text:
-        return None
-    text = text.strip()
-    day = _ISO_DAY.match(text)
-    try:
-        if day:
-            value = datetime.combine(
-                datetime(int(day[1]), int(day[2]), int(day[3])).date(), time(), UTC
-            )
-        else:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 # ----------------------------------------------------------------- internals
 
 
@@ -179,8 +159,8 @@ def _entries(
         found.append(
             SitemapEntry(
                 url=url,
-                published_at=parse_w3c_date(fields.get("publication_date"))
-                or parse_w3c_date(fields.get("lastmod")),
+                published_at=parse_iso(fields.get("publication_date"))
+                or parse_iso(fields.get("lastmod")),
                 title=fields.get("title") or None,
                 language=fields.get("language") or None,
             )
@@ -250,6 +230,5 @@ __all__ = [
     "SitemapEntry",
     "feed_entries",
     "parse_sitemap",
-    "parse_w3c_date",
     "within",
 ]

@@ -27,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from newswatch.errors import ConfigError, FetchError
+from newswatch.extractors.dates import parse_iso
 from newswatch.extractors.entities import load_catalogue
 from newswatch.extractors.http import Fetcher, status_error
 from newswatch.extractors.models import (
@@ -44,7 +45,6 @@ from newswatch.extractors.sitemaps import (
     SitemapEntry,
     feed_entries,
     parse_sitemap,
-    parse_w3c_date,
     within,
 )
 from newswatch.extractors.sources import load_sources
@@ -233,7 +233,7 @@ def batch_record(
 
 def parse_day(value: str, *, end_of_day: bool = False) -> datetime:
     """``2026-07-01`` (start or end of that UTC day) or a full ISO 8601 timestamp."""
-    parsed = parse_w3c_date(value)
+    parsed = parse_iso(value)
     if parsed is None:
         raise ConfigError(f"'{value}' is not a date (YYYY-MM-DD or ISO 8601)")
     if end_of_day and len(value.strip()) == 10:

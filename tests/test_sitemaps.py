@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswatch.errors import ConfigError
-from newswatch.extractors.sitemaps import feed_entries, parse_sitemap, parse_w3c_date, within
+from newswatch.extractors.dates import parse_iso
+from newswatch.extractors.sitemaps import feed_entries, parse_sitemap, within
 from newswatch.extractors.sources import load_sources
 from newswatch.settings import SAMPLE_DIR
 
@@ -147,12 +148,16 @@ def test_feed_entries_mark_dated_and_undated_pages() -> None:
         ("2026-06-03", datetime(2026, 6, 3, tzinfo=UTC)),
         ("2026-06-03T09:20:00Z", datetime(2026, 6, 3, 9, 20, tzinfo=UTC)),
         ("2026-06-03T09:20:00+04:00", datetime(2026, 6, 3, 5, 20, tzinfo=UTC)),
+        ("2026-06-03T09:20:00+0400", datetime(2026, 6, 3, 5, 20, tzinfo=UTC)),
+        (" 2026-06-03T09:20:00 ", datetime(2026, 6, 3, 9, 20, tzinfo=UTC)),
         ("yesterday", None),
+        ("2026-02-30", None),
         ("", None),
+        (None, None),
     ],
 )
-def test_w3c_dates(text: str, expected: datetime | None) -> None:
-    assert parse_w3c_date(text) == expected
+def test_w3c_dates(text: str | None, expected: datetime | None) -> None:
+    assert parse_iso(text) == expected
 
 
 def test_sample_sitemaps_list_every_page_dated_as_published() -> None:
