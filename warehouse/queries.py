@@ -13,7 +13,7 @@ import duckdb
 
 from newswatch.extractors.identity import StoredBody
 from newswatch.extractors.models import FeedState, PageFailureRecord
-from newswatch.warehouse.db import connect
+from newswatch.warehouse.db import connect, has_table
 
 _FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 
@@ -23,7 +23,7 @@ def feed_states(db_path: Path, *, lock_timeout: float = 30.0) -> dict[str, FeedS
     if not Path(db_path).exists():
         return {}
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        if not _has_table(con, "feed_state"):
+        if not has_table(con, "feed_state"):
             return {}
         present = {
             row[0]
@@ -44,13 +44,13 @@ def known_urls(db_path: Path, urls: Sequence[str], *, lock_timeout: float = 30.0
     if not urls or not Path(db_path).exists():
         return set()
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        if not _has_table(con, "articles"):
+        if not has_table(con, "articles"):
             return set()
         aliases = (
             """
                OR w.url IN (SELECT url FROM article_aliases)
                OR w.url IN (SELECT canonical_url FROM article_aliases)"""
-            if _has_table(con, "article_aliases")
+            if has_table(con, "article_aliases")
             else ""
         )  # a file not migrated yet (read-only opens never migrate) has no aliases
         rows = con.execute(
@@ -82,7 +82,7 @@ def page_failures(
         return {}, []
     columns = ", ".join(_FAILURE_FIELDS)
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        if not _has_table(con, "page_failures"):
+        if not has_table(con, "page_failures"):
             return {}, []
         listed = con.execute(
             f"SELECT {columns} FROM page_failures "
@@ -127,9 +127,9 @@ def identity_candidates(
     if not Path(db_path).exists():
         return [], {}
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        if not _has_table(con, "articles"):
+        if not has_table(con, "articles"):
             return [], {}
-        migrated = _has_table(con, "article_aliases")
+        migrated = has_table(con, "article_aliases")
         body_hash = "body_hash" if migrated else "NULL"
         rows = con.execute(
             f"""
@@ -184,7 +184,7 @@ def story_signatures(
     if not Path(db_path).exists():
         return []
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
-        if not _has_table(con, "articles"):
+        if not has_table(con, "articles"):
             return []
         rows = con.execute(
             """
@@ -251,12 +251,3 @@ def entity_trend(
         "SELECT * FROM entity_series($entity, $bucket, $since)",
         params={"entity": entity_id, "bucket": bucket, "since": since},
     )
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND table_name = ?",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])

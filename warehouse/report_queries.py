@@ -18,7 +18,7 @@ from typing import Literal
 
 import duckdb
 
-from newswatch.warehouse.db import connect
+from newswatch.warehouse.db import connect, has_table
 
 DEFAULT_WINDOW_DAYS = 90
 NEW_STORY_DAYS = 7
@@ -349,15 +349,6 @@ def emerging_terms(
         {"since": window.since, "limit": limit},
     ).fetchall()
     return tuple(EmergingTerm(t, int(c), int(o), e) for t, c, o, e in rows)
-
-
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND table_name = ?",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _window_params(window: ReportWindow) -> dict[str, date]:
