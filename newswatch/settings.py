@@ -132,7 +132,15 @@ class Settings:
     @property
     def snapshot_path(self) -> Path:
         """The read-only copy analysts open; published after every load."""
-        return self.db_path.with_name(f"{self.db_path.stem}.snapshot{self.db_path.suffix}")
+        return default_snapshot_path(self.db_path)
+
+
+def default_snapshot_path(db_path: Path) -> Path:
+    """Where the snapshot of ``db_path`` lives, the one rule for writer and readers:
+    ``data/newswatch.duckdb`` -> ``data/newswatch.snapshot.duckdb``, ``x.db`` -> ``x.snapshot.db``.
+    """
+    db_path = Path(db_path)
+    return db_path.with_name(f"{db_path.stem}.snapshot{db_path.suffix}")
 
 
 def default_db_path(env: Mapping[str, str], checkout: Path = REPO_ROOT) -> tuple[Path, str]:

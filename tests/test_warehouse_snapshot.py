@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
+from newswatch.settings import Settings
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.load import load_staged, stage_batch
@@ -70,6 +71,11 @@ def test_a_run_succeeds_while_an_analyst_holds_the_snapshot_open(tmp_path: Path)
 
 def test_snapshot_sits_beside_the_database(tmp_path: Path) -> None:
     assert default_snapshot_path(tmp_path / "nw.duckdb") == tmp_path / "nw.snapshot.duckdb"
+    # writer (settings.snapshot_path) and readers (sql, report) use one rule: they used to
+    # disagree for a database not named *.duckdb (x.snapshot.db vs x.snapshot.duckdb)
+    settings = Settings(db_path=tmp_path / "nw.db")
+    assert settings.snapshot_path == default_snapshot_path(settings.db_path)
+    assert settings.snapshot_path == tmp_path / "nw.snapshot.db"
 
 
 def test_the_search_index_is_built_on_the_snapshot_not_the_live_file(sample_db: Path) -> None:

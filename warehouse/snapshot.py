@@ -25,11 +25,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from newswatch.settings import default_snapshot_path
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect, open_duckdb
 from newswatch.warehouse.writer_lock import held_here
-
-SNAPSHOT_SUFFIX = ".snapshot.duckdb"
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,6 @@ class SnapshotReport:
     copy_seconds: float  # time the live database was held
     index_seconds: float  # full-text index build on the copy
     leftovers_removed: tuple[Path, ...] = ()  # temp files of interrupted publishes
-
-
-def default_snapshot_path(db_path: Path) -> Path:
-    """``data/newswatch.duckdb`` -> ``data/newswatch.snapshot.duckdb``."""
-    db_path = Path(db_path)
-    return db_path.with_name(db_path.stem + SNAPSHOT_SUFFIX)
 
 
 def publish_snapshot(
