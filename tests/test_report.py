@@ -159,6 +159,23 @@ def test_burst_day_is_marked_as_spike(report_db: Path) -> None:
     assert 'class="spike"' in render_report(data)
 
 
+def test_report_spikes_are_the_entity_spikes_macro(report_db: Path) -> None:
+    """The report reads its z-score from the documented macro: both name the same days."""
+    data = report_data(report_db)
+    with connect(report_db, read_only=True) as con:
+        macro = {
+            (entity, day): z
+            for entity, day, z in con.execute(
+                "SELECT entity_id, day, z FROM entity_spikes(?)", [data.window.since]
+            ).fetchall()
+        }
+    for entity in data.entities:
+        for point in entity.points:
+            assert point.z == macro.get((entity.entity_id, point.day), 0)
+    spike_days = {(e.entity_id, p.day) for e in data.entities for p in e.spikes}
+    assert spike_days and all(macro[key] >= 3 for key in spike_days)
+
+
 def test_new_stories_are_the_last_week_newest_first(report_db: Path) -> None:
     data = report_data(report_db)
     days = [s.day for s in data.new_stories]

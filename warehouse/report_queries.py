@@ -4,9 +4,9 @@ The report covers a window of days ``[since, until]`` over ``published_day`` (th
 ``published_at``, or of ``first_seen_at`` when an article has no date; see
 ``warehouse/trends.py``). A story is ``coalesce(story_id, article_id)``. A spike is a day on
 which an entity's article count stands ``SPIKE_Z`` standard deviations (at least 1) above its
-mean over the 28 days before, with at least ``SPIKE_MIN_ARTICLES`` articles: the same score
-as the ``entity_spikes`` macro, computed here over plain tables so that the report also reads
-files whose trend views are missing.
+mean over the 28 days before, with at least ``SPIKE_MIN_ARTICLES`` articles. The score is
+the ``entity_spikes`` macro's (``warehouse/trends.py``, docs/QUERIES.md), read from it so that
+the report and an analyst's query always agree.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from newswatch.warehouse.db import connect, has_table
 
 DEFAULT_WINDOW_DAYS = 90
 NEW_STORY_DAYS = 7
-BASELINE_DAYS = 28
 SPIKE_Z = 3.0
 SPIKE_MIN_ARTICLES = 3
 
@@ -208,40 +207,28 @@ def entity_series(
             FROM mentions AS m
             JOIN articles AS a USING (article_id)
             WHERE m.entity_id IN (SELECT unnest($ids))
-              AND m.published_day BETWEEN CAST($since AS DATE) - $baseline AND $until
+              AND m.published_day BETWEEN $since AND $until
             GROUP BY 1, 2
         ),
         days AS (
             SELECT CAST(unnest(generate_series(
-                       CAST(CAST($since AS DATE) - $baseline AS TIMESTAMP),
+                       CAST(CAST($since AS DATE) AS TIMESTAMP),
                        CAST(CAST($until AS DATE) AS TIMESTAMP),
                        INTERVAL 1 DAY)) AS DATE) AS day
-        ),
-        dense AS (
-            SELECT ids.entity_id, days.day,
-                   coalesce(daily.mentions, 0) AS mentions,
-                   coalesce(daily.stories, 0)  AS stories,
-                   coalesce(daily.articles, 0) AS articles
-            FROM (SELECT unnest($ids) AS entity_id) AS ids
-            CROSS JOIN days
-            LEFT JOIN daily ON daily.entity_id = ids.entity_id AND daily.day = days.day
-        ),
-        scored AS (
-            SELECT *,
-                   avg(articles) OVER baseline        AS baseline_mean,
-                   stddev_pop(articles) OVER baseline AS baseline_sd
-            FROM dense
-            WINDOW baseline AS (
-                PARTITION BY entity_id ORDER BY day
-                ROWS BETWEEN $baseline PRECEDING AND 1 PRECEDING)
         )
-        SELECT entity_id, day, mentions, stories, articles,
-               coalesce((articles - baseline_mean) / greatest(baseline_sd, 1.0), 0) AS z
-        FROM scored
-        WHERE day >= $since
-        ORDER BY entity_id, day
+        SELECT ids.entity_id, days.day,
+               coalesce(daily.mentions, 0) AS mentions,
+               coalesce(daily.stories, 0)  AS stories,
+               coalesce(daily.articles, 0) AS articles,
+               coalesce(spikes.z, 0)       AS z
+        FROM (SELECT unnest($ids) AS entity_id) AS ids
+        CROSS JOIN days
+        LEFT JOIN daily ON daily.entity_id = ids.entity_id AND daily.day = days.day
+        LEFT JOIN entity_spikes($since) AS spikes
+               ON spikes.entity_id = ids.entity_id AND spikes.day = days.day
+        ORDER BY ids.entity_id, days.day
         """,
-        {**_window_params(window), "ids": ids, "baseline": BASELINE_DAYS},
+        {**_window_params(window), "ids": ids},
     ).fetchall()
     points: dict[str, list[SeriesPoint]] = {entity_id: [] for entity_id in ids}
     for entity_id, day, mentions, stories, articles, z in rows:
