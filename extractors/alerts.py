@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 
 from newswatch.errors import ConfigError
 from newswatch.extractors.models import AlertRecord, ArticleRecord, MentionRecord
+from newswatch.extractors.toml_lines import TomlLines, read_toml
 
 RULE_KINDS = frozenset({"new_story", "first_seen", "feed_health"})
 DELIVERIES = frozenset({"immediate", "digest"})
@@ -73,15 +73,7 @@ class AlertConfig:
 
 def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate an alerts file; ConfigError names the file, line and field."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the alerts file: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    lines = text.splitlines()
+    data, lines = read_toml(Path(path), "the alerts file")
     channels = tuple(
         _channel(table, _Where(path, lines, "channel", i))
         for i, table in enumerate(_tables(data, "channel", path))
@@ -239,22 +231,12 @@ def _trim(text: str) -> str:
 @dataclass(frozen=True)
 class _Where:
     path: Path
-    lines: list[str]
+    lines: TomlLines
     kind: str
     index: int
 
     def line(self, field: str | None) -> int:
-        header = re.compile(rf"^\s*\[\[\s*{self.kind}\s*\]\]")
-        starts = [n for n, line in enumerate(self.lines, 1) if header.match(line)]
-        if self.index >= len(starts):
-            return 1
-        start = starts[self.index]
-        end = starts[self.index + 1] if self.index + 1 < len(starts) else len(self.lines) + 1
-        if field:
-            key = re.compile(rf"^\s*{re.escape(field)}\s*=")
-            found = next((n for n in range(start, end) if key.match(self.lines[n - 1])), None)
-            return found or start
-        return start
+        return self.lines.table_line(self.kind, self.index, field)
 
     def error(self, field: str | None, message: str) -> ConfigError:
         label = f"{self.kind} #{self.index + 1}" + (f" field '{field}'" if field else "")

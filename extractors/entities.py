@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from newswatch.errors import ConfigError
 from newswatch.extractors.normalize import normalize_alias
+from newswatch.extractors.toml_lines import TomlLines, read_toml
 from newswatch.settings import DEFAULT_ENTITIES
 
 ENTITY_TYPES = frozenset(
@@ -115,8 +115,8 @@ class SeedDocument:
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Load and validate the catalogue; raise ``ConfigError`` on the first problem."""
     path = Path(path) if path is not None else DEFAULT_ENTITIES
-    raw, text = _read_toml(path)
-    where = _Locator(path, text)
+    raw, lines = read_toml(path, "the entity catalogue")
+    where = _Locator(path, lines)
     manifest_path = path.parent / "manifest.toml"
     known_seeds = (
         {seed.id for seed in load_manifest(manifest_path)} if manifest_path.is_file() else None
@@ -136,8 +136,8 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
 
 def load_manifest(path: Path) -> tuple[SeedDocument, ...]:
-    raw, text = _read_toml(path)
-    where = _Locator(path, text)
+    raw, lines = read_toml(path, "the seed manifest")
+    where = _Locator(path, lines)
     seeds = raw.get("seed")
     if not isinstance(seeds, list):
         raise where.error("expected [[seed]] tables", key="seed")
@@ -156,46 +156,25 @@ def load_manifest(path: Path) -> tuple[SeedDocument, ...]:
     return tuple(out)
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"{path}:{line.group(1) if line else '?'}: {exc}") from exc
-
-
 class _Locator:
     """Turns a problem with an entity/field into a ConfigError naming file, line, field."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, lines: TomlLines) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        self.lines = lines
 
     def line_of(self, entity_id: object = None, key: str | None = None, nth: int = -1) -> int:
-        start = 0
+        """The line of ``key`` in the table whose ``id`` is ``entity_id`` (else the
+        ``nth`` ``[[entity]]``), else of that table's id or header, else of a top-level key."""
+        start = 1
         if isinstance(entity_id, str):
             id_line = re.compile(rf"""^\s*id\s*=\s*["']{re.escape(entity_id)}["']""")
-            start = next((i for i, line in enumerate(self.lines) if id_line.match(line)), 0)
+            start = self.lines.first(id_line) or 1
         elif nth >= 0:
-            headers = [i for i, line in enumerate(self.lines) if line.strip() == "[[entity]]"]
-            start = headers[nth] if nth < len(headers) else 0
+            start = self.lines.table_line("entity", nth)
         if key is None:
-            return start + 1
-        # the table holding the id starts at the header above it
-        table_start = start
-        while table_start > 0 and not self.lines[table_start].lstrip().startswith("["):
-            table_start -= 1
-        key_line = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        for i in range(table_start, len(self.lines)):
-            if i > start and self.lines[i].lstrip().startswith("["):
-                break
-            if key_line.match(self.lines[i]):
-                return i + 1
-        return start + 1
+            return start
+        return self.lines.key_line(key, self.lines.table_start(start)) or start
 
     def error(
         self, message: str, entity_id: object = None, key: str | None = None, nth: int = -1
@@ -285,7 +264,9 @@ def _check_unique(entities: Sequence[Entity], where: _Locator) -> None:
 
 def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
     def fail(message: str, key: str) -> ConfigError:
-        return ConfigError(f"{where.path}:{_line_of_key(where, key)}: field {key!r}: {message}")
+        key_line = re.compile(rf"^\s*(?:\[+\s*)?(?:relevance\.)?{re.escape(key)}\b")
+        line = where.lines.first(key_line) or 1
+        return ConfigError(f"{where.path}:{line}: field {key!r}: {message}")
 
     if not isinstance(raw, dict):
         raise fail("must be a table", "relevance")
@@ -346,8 +327,3 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
         rules=tuple(rules),
         veto_contexts=tuple(veto),
     )
-
-
-def _line_of_key(where: _Locator, key: str) -> int:
-    pattern = re.compile(rf"^\s*(?:\[+\s*)?(?:relevance\.)?{re.escape(key)}\b")
-    return next((i + 1 for i, line in enumerate(where.lines) if pattern.match(line)), 1)

@@ -10,7 +10,6 @@ in a URL is left as is: the offline sample substitutes its server's address.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from newswatch.errors import ConfigError
 from newswatch.extractors.models import Source
+from newswatch.extractors.toml_lines import TomlLines, read_toml
 
 KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})
 REQUIRED = ("id", "name", "url")
@@ -25,28 +25,17 @@ OPTIONAL = {"language": str, "kind": str, "enabled": bool, "sitemap": str}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 BASE_PLACEHOLDER = "{{BASE}}"
-TABLE_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]\s*(#.*)?$")
 
 
 @dataclass(frozen=True)
 class _Where:
-    """Line numbers of each ``[[source]]`` table and of its fields."""
+    """Names the line of a ``[[source]]`` table or of one of its fields in errors."""
 
     path: Path
-    lines: list[str]
-    headers: list[int]  # 1-based line of each [[source]] header
+    lines: TomlLines
 
     def line_of(self, index: int, field: str | None = None) -> int:
-        if index >= len(self.headers):
-            return 1
-        start = self.headers[index]
-        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines) + 1
-        if field is not None:
-            pattern = re.compile(rf"^\s*{re.escape(field)}\s*=")
-            for number in range(start, end):
-                if pattern.match(self.lines[number - 1]):
-                    return number
-        return start
+        return self.lines.table_line("source", index, field)
 
     def error(self, index: int, field: str | None, message: str) -> ConfigError:
         line = self.line_of(index, field)
@@ -58,18 +47,8 @@ class _Where:
 def load_sources(path: Path) -> list[Source]:
     """Read and validate a sources file; raise ConfigError (file, line, field) if malformed."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read sources file: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    lines = text.splitlines()
-    where = _Where(path, lines, [n for n, line in enumerate(lines, 1) if TABLE_HEADER.match(line)])
+    document, lines = read_toml(path, "sources file")
+    where = _Where(path, lines)
 
     unknown = sorted(set(document) - {"source", "catalogue"})
     if unknown:
