@@ -17,10 +17,10 @@ import pytest
 
 from newswatch.cli import main
 from newswatch.report import CHART_COUNT, render_report, safe_href, svg, write_report
+from newswatch.settings import default_snapshot_path
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.report_queries import report_data
 from newswatch.warehouse.sample import SAMPLE_END, build_sample_db
-from newswatch.warehouse.snapshot import default_snapshot_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO_ROOT / "data" / "report-screenshot.png"

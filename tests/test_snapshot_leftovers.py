@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from newswatch.warehouse.snapshot import default_snapshot_path, publish_snapshot
+from newswatch.settings import default_snapshot_path
+from newswatch.warehouse.snapshot import publish_snapshot
 from newswatch.warehouse.writer_lock import writer_lock
 from tests.outbox_fixtures import pending_alerts, warehouse_with_alerts
 

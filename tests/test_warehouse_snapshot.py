@@ -12,12 +12,12 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from newswatch.settings import Settings
+from newswatch.settings import Settings, default_snapshot_path
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.load import load_staged, stage_batch
 from newswatch.warehouse.sample import build_sample_db, sample_batches
-from newswatch.warehouse.snapshot import default_snapshot_path, publish_snapshot
+from newswatch.warehouse.snapshot import publish_snapshot
 
 
 @pytest.fixture(scope="module")

@@ -42,12 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def source_path(args: argparse.Namespace) -> Path:
     """The snapshot published after each load (so a report never blocks a load), or the
     main database with ``--live`` or when there is no snapshot yet."""
-    from newswatch.warehouse.snapshot import default_snapshot_path
-
-    db_path = settings_from_args(args).db_path
+    settings = settings_from_args(args)
+    db_path = settings.db_path
     if args.live:
         return db_path
-    snapshot = default_snapshot_path(db_path)
+    snapshot = settings.snapshot_path
     if snapshot.exists():
         return snapshot
     print(f"newswatch: no snapshot at {snapshot}; reading {db_path}", file=sys.stderr)
