@@ -1,6 +1,7 @@
 """The ``ingest`` flow: feeds -> new entries -> pages -> articles -> matches -> DuckDB.
 
-Six coarse tasks, each over the whole batch. Parameters are paths and names only
+Nine coarse tasks, each over the whole batch (poll, select, fetch, extract, match, raise
+alerts, stage, load, send alerts). Parameters are paths and names only
 (flow-run parameters must stay small); page bodies never leave the process.
 
 The run's Prefect state tells the truth about its purpose: it ends **Failed**, with the

@@ -1,7 +1,9 @@
 """Coarse Prefect tasks: each runs one stage over the whole batch (a task run costs ~20 ms).
 
-Only network stages retry; writing stages use NO_CACHE so a second call really writes.
-Every task uses NO_CACHE: inputs are page bodies and records, not worth hashing.
+No task retries in Prefect: network retries happen inside the Fetcher (transient errors,
+backoff with jitter, Retry-After), and ``send-alerts`` must not re-send what a channel
+accepted. Every task uses NO_CACHE: inputs are page bodies and records, not worth hashing,
+and a second call must really write.
 """
 
 from __future__ import annotations
