@@ -105,7 +105,15 @@ def test_deployment_every_minute_fires_on_a_worker_and_loads_the_sample(
             log_path=log_path,
         )
         try:
-            run = wait_for_scheduled_run(prefect_server, deployment.id, [(worker, log_path)])
+            # Only runs with the sample's parameters count: the scheduler may have queued
+            # runs of the same deployment with its earlier (live-source) parameters before
+            # the re-deploy (tests/test_deploy.py deploys it on this server too).
+            run = wait_for_scheduled_run(
+                prefect_server,
+                deployment.id,
+                [(worker, log_path)],
+                parameters={"sources": str(sources)},
+            )
         finally:
             stop(worker)  # its flow-run subprocess is in the same process group
     assert run["created_by"]["type"] == "SCHEDULE"
@@ -130,8 +138,10 @@ def wait_for_scheduled_run(
     deployment_id: object,
     processes: list[tuple[Any, Path]],
     timeout: float = SCHEDULED_RUN_TIMEOUT,
+    parameters: dict[str, object] | None = None,
 ) -> dict[str, Any]:
-    """The first run of the deployment that the scheduler created and that COMPLETED.
+    """The first run of the deployment that the scheduler created (with ``parameters``,
+    when given) and that COMPLETED.
 
     Fails at once when the process executing runs exits or a scheduled run fails, and at
     the deadline with what the scheduler logged (a broken scheduler service shows there)."""
@@ -142,7 +152,12 @@ def wait_for_scheduled_run(
             if process.poll() is not None:
                 pytest.fail(f"{process.args[2:5]} exited:\n{_tail(log_path)}")
         runs = server.flow_runs(deployment_id)
-        scheduled = [r for r in runs if r["auto_scheduled"]]
+        scheduled = [
+            r
+            for r in runs
+            if r["auto_scheduled"]
+            and all(r.get("parameters", {}).get(k) == v for k, v in (parameters or {}).items())
+        ]
         for run in scheduled:
             if run["state_type"] == "COMPLETED":
                 return run
