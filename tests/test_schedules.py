@@ -105,9 +105,9 @@ def test_deployment_every_minute_fires_on_a_worker_and_loads_the_sample(
             log_path=log_path,
         )
         try:
-            # Only runs with the sample's parameters count: the scheduler may have queued
-            # runs of the same deployment with its earlier (live-source) parameters before
-            # the re-deploy (tests/test_deploy.py deploys it on this server too).
+            # Only runs with the sample's parameters count: `deploy --all` above registered
+            # this deployment with the live sources first, and one CI run executed a
+            # scheduled run that still carried those parameters after the re-deploy.
             run = wait_for_scheduled_run(
                 prefect_server,
                 deployment.id,
