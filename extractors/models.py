@@ -214,32 +214,14 @@ class PageFailureRecord:
 
     @classmethod
     def from_entry(cls, entry: FeedEntry, **fields: object) -> PageFailureRecord:
-        return cls(
-            source_id=entry.source_id,
-            guid=entry.guid,
-            link=entry.link,
-            title=entry.title,
-            summary=entry.summary,
-            published_at=entry.published_at,
-            date_flag=entry.date_flag,
-            authors=entry.authors,
-            tags=entry.tags,
-            **fields,  # type: ignore[arg-type]
-        )
+        """The failure of ``entry``'s page; it carries the entry so it can be fetched again."""
+        kept = {name: getattr(entry, name) for name in FeedEntry.__dataclass_fields__}
+        return cls(**kept, **fields)  # type: ignore[arg-type]
 
     def entry(self) -> FeedEntry:
-        """The feed entry to fetch again."""
-        return FeedEntry(
-            source_id=self.source_id,
-            guid=self.guid,
-            link=self.link,
-            title=self.title,
-            summary=self.summary,
-            published_at=self.published_at,
-            date_flag=self.date_flag,
-            authors=tuple(self.authors),
-            tags=tuple(self.tags),
-        )
+        """The feed entry to fetch again (sequences staged as lists come back as tuples)."""
+        kept = {name: getattr(self, name) for name in FeedEntry.__dataclass_fields__}
+        return FeedEntry(**{**kept, "authors": tuple(self.authors), "tags": tuple(self.tags)})
 
 
 @dataclass(frozen=True)
