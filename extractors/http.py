@@ -37,14 +37,14 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpcore
@@ -71,6 +71,7 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 Clock = Callable[[], datetime]
 Record = TypeVar("Record", FeedPoll, PageFetch)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -723,12 +724,18 @@ def request_blocking(
                 method, url, content=content, headers=headers, max_bytes=max_bytes
             )
 
+    return run_async(go())
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, also from a thread that already
+    runs an event loop (a Prefect task, a notebook): then on a thread of its own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(go())
-    with ThreadPoolExecutor(1, thread_name_prefix="guarded-request") as pool:
-        return pool.submit(asyncio.run, go()).result()
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="run-async") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 # --------------------------------------------------------------------- helpers

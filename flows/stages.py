@@ -6,15 +6,13 @@ the same code can be called without Prefect (tests call these directly).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
 
 from newswatch.errors import WarehouseLocked
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
@@ -23,7 +21,7 @@ from newswatch.extractors.dedup import StoryIndex, signature
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.feed_state import due_sources, next_state
 from newswatch.extractors.health import health_alerts, judge_feed
-from newswatch.extractors.http import Fetcher
+from newswatch.extractors.http import Fetcher, run_async
 from newswatch.extractors.identity import Seen, StoredBody, copy_of, identity_of
 from newswatch.extractors.matcher import Matcher
 from newswatch.extractors.models import (
@@ -47,33 +45,10 @@ from newswatch.settings import Settings
 from newswatch.warehouse import alert_queries, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
-T = TypeVar("T")
 STORY_WINDOW = timedelta(days=30)
 # Reads before the load all have a fallback (no conditional headers, drop repeats at load,
 # group within the run): a held lock costs a few seconds each, not the load's 30 s.
 READ_LOCK_TIMEOUT = 5.0
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion, also from a thread that already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
 
 
 def read_feed_states(settings: Settings) -> dict[str, FeedState]:
