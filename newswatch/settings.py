@@ -83,6 +83,8 @@ class Settings:
     # adaptive polling (newswatch watch): a healthy feed's next poll is clamped to this range
     min_poll_interval: float = 300.0  # seconds
     max_poll_interval: float = 6 * 3600.0  # seconds
+    # a flow run waits this long for the data directory's writer lock, then ends Failed
+    writer_lock_wait: float = 30.0  # seconds (the same patience as a held DuckDB file)
     # politeness (extractors/http.py, feed_state.py): a 429 pauses its host for at most
     # max_host_pause s; a Retry-After defers only its own feed, for at most max_retry_after s;
     # a feed answering 404 on every poll for retire_after_404_days is retired (410 at once)
