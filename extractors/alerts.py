@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from newswatch.errors import ConfigError
-from newswatch.extractors.models import AlertRecord, ArticleRecord, MentionRecord
+from newswatch.core.errors import ConfigError
+from newswatch.core.records import AlertRecord, ArticleRecord, MentionRecord
 from newswatch.extractors.toml_lines import TomlLines, read_toml
 
 RULE_KINDS = frozenset({"new_story", "first_seen", "feed_health"})

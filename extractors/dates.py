@@ -17,8 +17,8 @@ from email.utils import parsedate_to_datetime
 import htmldate
 from lxml.html import HtmlElement
 
+from newswatch.core.records import FeedEntry
 from newswatch.extractors.date_trust import EARLIEST_PLAUSIBLE, FUTURE_TOLERANCE
-from newswatch.extractors.models import FeedEntry
 
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _URL_DAY = re.compile(

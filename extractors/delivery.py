@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from newswatch.errors import FetchError, TransientFetchError
+from newswatch.core.errors import FetchError, TransientFetchError
+from newswatch.core.settings import Settings
 from newswatch.extractors.http import request_blocking
 from newswatch.extractors.ssrf import check_addresses, parse_ip
-from newswatch.settings import Settings
 
 WEBHOOK_TIMEOUT = 10.0
 WEBHOOK_ANSWER_BYTES = 64 * 1024

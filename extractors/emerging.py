@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from newswatch.core.records import ArticleRecord, EmergingTermRecord
 from newswatch.extractors.derive import alias_index, rank_candidates
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.models import ArticleRecord, EmergingTermRecord
 
 MAX_TERMS_PER_RUN = 100
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'-]+\b")

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import DEFAULT_ENTITIES
 from newswatch.extractors.normalize import normalize_alias
 from newswatch.extractors.toml_lines import TomlLines, read_toml
-from newswatch.settings import DEFAULT_ENTITIES
 
 ENTITY_TYPES = frozenset(
     {

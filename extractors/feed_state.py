@@ -25,9 +25,9 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from newswatch.core.records import FeedPoll, FeedState, Source
+from newswatch.core.settings import Settings
 from newswatch.extractors.cadence import CadenceInputs, observed_interval, poll_interval
-from newswatch.extractors.models import FeedPoll, FeedState, Source
-from newswatch.settings import Settings
 
 FEED_BACKOFF_BASE = timedelta(minutes=30)
 FEED_BACKOFF_CAP = timedelta(hours=24)

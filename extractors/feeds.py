@@ -24,8 +24,8 @@ import feedparser
 import lxml.html
 from trafilatura.feeds import FeedParameters, determine_feed
 
+from newswatch.core.records import FeedEntry
 from newswatch.extractors.cadence import declared_interval
-from newswatch.extractors.models import FeedEntry
 
 ALLOWED_LINK_SCHEMES = frozenset({"http", "https"})
 # Past this many <item>/<entry> elements the document is cut before parsing (feedparser

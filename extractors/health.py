@@ -28,9 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from newswatch.core.records import AlertRecord, FeedState, Source
 from newswatch.extractors.alerts import AlertConfig, alert_id
 from newswatch.extractors.feed_state import retirement_reason
-from newswatch.extractors.models import AlertRecord, FeedState, Source
 
 FAIL_AFTER = 3
 QUIET_FACTOR = 4.0

@@ -50,14 +50,14 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from newswatch.errors import FetchError, PermanentFetchError, TransientFetchError
+from newswatch.core.errors import FetchError, PermanentFetchError, TransientFetchError
+from newswatch.core.records import FeedPoll, FeedState, PageFetch, Source
+from newswatch.core.settings import Settings
 from newswatch.extractors.cadence import cache_lifetime
 from newswatch.extractors.feeds import ParsedFeed, parse_feed
-from newswatch.extractors.models import FeedPoll, FeedState, PageFetch, Source
 from newswatch.extractors.robots import MAX_ROBOTS_BYTES, RobotsPolicy, policy_from_response
 from newswatch.extractors.robots import unreachable_policy as robots_unreachable
 from newswatch.extractors.ssrf import ALLOWED_SCHEMES, Resolver, resolve_checked, system_resolver
-from newswatch.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STASHED_LOCATION = "x-newswatch-location"

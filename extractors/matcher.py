@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+from newswatch.core.records import MatchResult, Mention
 from newswatch.extractors.entities import Catalogue, Entity, RelevanceConfig, load_catalogue
-from newswatch.extractors.models import MatchResult, Mention
 from newswatch.extractors.normalize import BOUNDARIES, HARD, SOFT, NormalizedText, normalize_alias
 from newswatch.extractors.normalize import normalize_text as normalize
 

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFailureRecord, PageFetch
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFailureRecord, PageFetch
 
 FIRST_RETRY = timedelta(minutes=10)
 BACKOFF = 3.0

@@ -37,8 +37,8 @@ from charset_normalizer import from_bytes as detect_charset
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors.dates import page_date, reconcile_date
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors.urls import canonical_url
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a 25 MB page costs trafilatura ~6 s and 833 MB RSS

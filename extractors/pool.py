@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import TypeVar
 
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors.pages import extract_fetched, fallback_article
 
 Item = TypeVar("Item")

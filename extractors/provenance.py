@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from importlib import metadata
 
-from newswatch.settings import Settings
+from newswatch.core.settings import Settings
 
 RESULT_SHAPING_SETTINGS = (
     "max_body_bytes",

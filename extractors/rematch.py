@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from newswatch.core.records import MentionRecord
 from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.models import MentionRecord
 
 
 @dataclass(frozen=True)

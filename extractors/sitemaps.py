@@ -18,8 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from newswatch.core.records import FeedEntry
 from newswatch.extractors.dates import parse_iso
-from newswatch.extractors.models import FeedEntry
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, after decompression
 MAX_ENTRIES = 50_000  # the sitemaps.org limit per file

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newswatch.errors import ConfigError
-from newswatch.extractors.models import Source
+from newswatch.core.errors import ConfigError
+from newswatch.core.records import Source
 from newswatch.extractors.toml_lines import TomlLines, read_toml
 
 KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})

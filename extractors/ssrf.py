@@ -16,7 +16,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
-from newswatch.errors import PermanentFetchError, TransientFetchError
+from newswatch.core.errors import PermanentFetchError, TransientFetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
 
 # a table or array-of-tables header with bare or dotted keys: [relevance], [[entity]]
 _ANY_HEADER = re.compile(r"^\s*\[\[?\s*[A-Za-z0-9_.-]+\s*\]\]?\s*(#.*)?$")

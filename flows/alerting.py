@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from newswatch.errors import WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
 from newswatch.extractors.alerts import AlertConfig, render_alert, render_digest
 from newswatch.extractors.delivery import Message, deliver
 from newswatch.warehouse.outbox import DeliveryAttempt, OutboxAlert, due_alerts, record_attempts

@@ -26,11 +26,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from newswatch.errors import ConfigError, FetchError
-from newswatch.extractors.dates import parse_iso
-from newswatch.extractors.entities import load_catalogue
-from newswatch.extractors.http import Fetcher, status_error
-from newswatch.extractors.models import (
+from newswatch.core.errors import ConfigError, FetchError
+from newswatch.core.records import (
     ExtractedArticle,
     FeedEntry,
     FeedPoll,
@@ -39,6 +36,10 @@ from newswatch.extractors.models import (
     RunRecord,
     Source,
 )
+from newswatch.core.settings import DEFAULT_SOURCES, Settings
+from newswatch.extractors.dates import parse_iso
+from newswatch.extractors.entities import load_catalogue
+from newswatch.extractors.http import Fetcher, status_error
 from newswatch.extractors.provenance import package_versions, settings_json
 from newswatch.extractors.sitemaps import (
     MAX_SITEMAP_BYTES,
@@ -50,7 +51,6 @@ from newswatch.extractors.sitemaps import (
 from newswatch.extractors.sources import load_sources
 from newswatch.flows import stages, tasks
 from newswatch.flows.writer import one_writer
-from newswatch.settings import DEFAULT_SOURCES, Settings
 from newswatch.warehouse.load import LoadReport, load_staged
 from newswatch.warehouse.snapshot import publish_snapshot
 

@@ -25,17 +25,17 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from newswatch.errors import NewswatchError
+from newswatch.core.errors import NewswatchError
+from newswatch.core.records import IngestBatch, RunRecord
+from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 from newswatch.extractors.alerts import load_alert_config
 from newswatch.extractors.emerging import emerging_term_records
 from newswatch.extractors.entities import load_catalogue
-from newswatch.extractors.models import IngestBatch, RunRecord
 from newswatch.extractors.provenance import package_versions, settings_json
 from newswatch.extractors.sources import load_sources
 from newswatch.flows import stages, tasks
 from newswatch.flows.alerting import SendReport
 from newswatch.flows.writer import one_writer
-from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 from newswatch.warehouse.load import LoadReport
 from newswatch.warehouse.staging import staged_batches
 

@@ -14,17 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from newswatch.errors import WarehouseLocked
-from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
-from newswatch.extractors.date_trust import date_confidence, date_flag
-from newswatch.extractors.dedup import StoryIndex, signature
-from newswatch.extractors.entities import Catalogue
-from newswatch.extractors.feed_state import due_sources, next_state
-from newswatch.extractors.health import health_alerts, judge_feed
-from newswatch.extractors.http import Fetcher, run_async
-from newswatch.extractors.identity import Seen, StoredBody, copy_of, identity_of
-from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.models import (
+from newswatch.core.errors import WarehouseLocked
+from newswatch.core.records import (
     AlertRecord,
     ArticleAliasRecord,
     ArticleRecord,
@@ -38,10 +29,19 @@ from newswatch.extractors.models import (
     PageFetch,
     Source,
 )
+from newswatch.core.settings import Settings
+from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
+from newswatch.extractors.date_trust import date_confidence, date_flag
+from newswatch.extractors.dedup import StoryIndex, signature
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.feed_state import due_sources, next_state
+from newswatch.extractors.health import health_alerts, judge_feed
+from newswatch.extractors.http import Fetcher, run_async
+from newswatch.extractors.identity import Seen, StoredBody, copy_of, identity_of
+from newswatch.extractors.matcher import Matcher
 from newswatch.extractors.page_retry import MAX_RETRIES_PER_RUN, is_due, next_failure, page_error
 from newswatch.extractors.pool import extract_many
 from newswatch.extractors.urls import article_id, normalise_url
-from newswatch.settings import Settings
 from newswatch.warehouse import alert_queries, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")

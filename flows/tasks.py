@@ -15,10 +15,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newswatch.extractors.alerts import AlertConfig
-from newswatch.extractors.entities import Catalogue
-from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.models import (
+from newswatch.core.records import (
     AlertRecord,
     ArticleRecord,
     ExtractedArticle,
@@ -29,9 +26,12 @@ from newswatch.extractors.models import (
     PageFetch,
     Source,
 )
+from newswatch.core.settings import Settings
+from newswatch.extractors.alerts import AlertConfig
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.matcher import Matcher
 from newswatch.flows import stages
 from newswatch.flows.alerting import SendReport, send_due_alerts
-from newswatch.settings import Settings
 from newswatch.warehouse.load import LoadReport, load_staged, stage_batch
 from newswatch.warehouse.snapshot import publish_snapshot
 

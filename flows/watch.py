@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from newswatch.errors import WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
+from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 from newswatch.extractors.feed_state import due_sources, next_due_at
 from newswatch.extractors.sources import load_sources
-from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 from newswatch.warehouse import queries
 
 log = logging.getLogger("newswatch.watch")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from newswatch.settings import Settings
+from newswatch.core.settings import Settings
 from newswatch.warehouse.writer_lock import writer_lock
 
 F = TypeVar("F", bound=Callable[..., Any])

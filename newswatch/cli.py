@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from newswatch.errors import ConfigError, NewswatchError, WarehouseLocked
+from newswatch.core.errors import ConfigError, NewswatchError, WarehouseLocked
 
 # Order here is the order in `newswatch --help`.
 COMMAND_MODULES = (

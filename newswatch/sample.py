@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from newswatch.settings import SAMPLE_DIR
+from newswatch.core.settings import SAMPLE_DIR
 
 PLACEHOLDER = "{{BASE}}"
 # A stable port keeps the sample's URLs (and so its article ids) the same from run to run.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch.extractors.models import AlertRecord, IngestBatch
+from newswatch.core.records import AlertRecord, IngestBatch
 from newswatch.warehouse.load import load_staged, stage_batch
 from newswatch.warehouse.sample import sample_batches
 

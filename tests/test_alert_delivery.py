@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import DEFAULT_ALERTS
 from newswatch.extractors.alerts import load_alert_config
 from newswatch.extractors.delivery import Message, deliver, webhook_signature
-from newswatch.settings import DEFAULT_ALERTS
 from tests.alert_receivers import WebhookLog, smtp_receiver, webhook_receiver
 
 LOCAL = ("127.0.0.1",)  # the receivers below listen there; the SSRF guard refuses it otherwise

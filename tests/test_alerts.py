@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newswatch.core.records import AlertRecord, IngestBatch, RunRecord
 from newswatch.extractors.alerts import load_alert_config
-from newswatch.extractors.models import AlertRecord, IngestBatch, RunRecord
 from newswatch.flows.alerting import retry_delay, send_due_alerts
 from newswatch.sample import serve_sample, write_sample_sources
 from newswatch.warehouse.load import load_staged, stage_batch

@@ -18,6 +18,7 @@ from newswatch.cli import build_parser
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 PACKAGES = (
+    "core/",
     "extractors/",
     "warehouse/",
     "flows/",

@@ -16,10 +16,10 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from newswatch.extractors.models import Source
+from newswatch.core.records import Source
+from newswatch.core.settings import SAMPLE_DIR, Settings
 from newswatch.flows.backfill import backfill, discover
 from newswatch.sample import serve_sample, write_sample_sources
-from newswatch.settings import SAMPLE_DIR, Settings
 from tests.localserver import Route, routes_handler, serve
 
 REPO = Path(__file__).resolve().parent.parent

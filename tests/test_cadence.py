@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+from newswatch.core.records import FeedEntry, FeedPoll, FeedState, Source
+from newswatch.core.settings import Settings
 from newswatch.extractors.cadence import (
     CadenceInputs,
     cache_lifetime,
@@ -17,8 +19,6 @@ from newswatch.extractors.cadence import (
 )
 from newswatch.extractors.feed_state import due_sources, is_due, next_state
 from newswatch.extractors.http import Fetcher
-from newswatch.extractors.models import FeedEntry, FeedPoll, FeedState, Source
-from newswatch.settings import Settings
 from tests.localserver import Route, routes_handler, serve
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

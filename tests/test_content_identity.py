@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors.dedup import signature, similarity
 from newswatch.extractors.identity import (
     ALIAS_SIMILARITY,
@@ -21,7 +22,6 @@ from newswatch.extractors.identity import (
     identity_of,
     is_dateline,
 )
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors.page_retry import (
     FIRST_RETRY,
     GIVE_UP_AFTER,

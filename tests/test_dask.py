@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from prefect import flow
 
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.core.settings import SAMPLE_DIR, Settings
 from newswatch.extractors.sitemaps import feed_entries, parse_sitemap
 from newswatch.flows import stages
 from newswatch.flows.backfill import CHUNK_PAGES, extract_on_runner
 from newswatch.sample import serve_sample
-from newswatch.settings import SAMPLE_DIR, Settings
 
 
 @pytest.fixture(scope="module")

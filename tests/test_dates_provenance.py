@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newswatch.core.records import FeedEntry
+from newswatch.core.settings import Settings
 from newswatch.extractors.date_trust import date_confidence, date_flag
 from newswatch.extractors.dates import parse_date
-from newswatch.extractors.models import FeedEntry
 from newswatch.extractors.pages import extract_article
 from newswatch.extractors.provenance import package_versions, settings_json
-from newswatch.settings import Settings
 from newswatch.warehouse.sample import build_sample_db
 
 SEEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from newswatch.commands import serve
-from newswatch.settings import DEFAULT_SOURCES, Settings
+from newswatch.core.settings import DEFAULT_SOURCES, Settings
 from tests import prefect_server as ps
 from tests.prefect_server import NEWSWATCH, REPO_ROOT, PrefectServer, stop
 

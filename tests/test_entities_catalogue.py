@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import DEFAULT_ENTITIES, SEEDS_DIR
 from newswatch.extractors.entities import load_catalogue, load_manifest
-from newswatch.settings import DEFAULT_ENTITIES, SEEDS_DIR
 
 VALID = """\
 [relevance]

@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newswatch.extractors.models import FeedEntry, PageFetch
+from newswatch.core.records import FeedEntry, PageFetch
 from newswatch.extractors.pool import _context as pool_context
 from newswatch.extractors.pool import extract_many, map_chunks
 

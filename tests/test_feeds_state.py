@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from newswatch.core.records import FeedEntry, FeedPoll, FeedState, Source
+from newswatch.core.settings import Settings
 from newswatch.extractors.feed_state import (
     FEED_BACKOFF_CAP,
     RETRY_AFTER_CAP,
@@ -13,8 +15,6 @@ from newswatch.extractors.feed_state import (
     is_due,
     next_state,
 )
-from newswatch.extractors.models import FeedEntry, FeedPoll, FeedState, Source
-from newswatch.settings import Settings
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 SETTINGS = Settings()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from newswatch.core.records import ArticleRecord, FeedState, IngestBatch, RunRecord, Source
 from newswatch.extractors.alerts import AlertConfig, Channel, Rule
 from newswatch.extractors.health import health_alerts, judge_feed
-from newswatch.extractors.models import ArticleRecord, FeedState, IngestBatch, RunRecord, Source
 from tests.localserver import Route, routes_handler, serve
 from tests.trust_helpers import load_batch
 

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
+from newswatch.core.records import FeedState, Source
 from newswatch.extractors.http import parse_retry_after
-from newswatch.extractors.models import FeedState, Source
 from tests.hostile.helpers import HOSTILE_SETTINGS, fetch, poll
 from tests.hostile.server import GOOD_FEED, feed_route, item, rss
 from tests.localserver import QuietServer, RecordedRequest, Route, routes_handler, serve

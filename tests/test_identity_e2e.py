@@ -26,9 +26,9 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
+from newswatch.core.settings import SAMPLE_DIR
 from newswatch.extractors import page_retry
 from newswatch.sample import PLACEHOLDER, serve_sample, write_sample_sources
-from newswatch.settings import SAMPLE_DIR
 from tests.localserver import QuietServer, RecordedRequest, Route, routes_handler, serve
 
 EXPECTED = tomllib.loads((SAMPLE_DIR / "EXPECTED.toml").read_text(encoding="utf-8"))

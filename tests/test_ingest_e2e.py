@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
+from newswatch.core.settings import SAMPLE_DIR
 from newswatch.sample import serve_sample, write_sample_sources
-from newswatch.settings import SAMPLE_DIR
 from tests.localserver import Route, routes_handler, serve
 
 # Topic-adjacent real pages (German and Canadian press: shadow fleet, IRGC, Hezbollah).

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newswatch.core.records import MatchResult
 from newswatch.extractors.entities import load_catalogue
 from newswatch.extractors.matcher import SNIPPET_MAX, Matcher
-from newswatch.extractors.models import MatchResult
 from newswatch.extractors.normalize import normalize_text
 
 

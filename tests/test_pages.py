@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.extractors.models import FeedEntry, PageFetch
+from newswatch.core.records import FeedEntry, PageFetch
 from newswatch.extractors.pages import (
     MIN_TEXT_CHARS,
     content_hash,

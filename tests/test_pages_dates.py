@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from newswatch.core.records import FeedEntry
 from newswatch.extractors.dates import date_from_url, parse_date, reconcile_date
-from newswatch.extractors.models import FeedEntry
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

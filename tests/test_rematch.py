@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
+from newswatch.core.settings import DEFAULT_ENTITIES
 from newswatch.extractors.entities import load_catalogue
-from newswatch.settings import DEFAULT_ENTITIES
 from tests.trust_helpers import load_batch, matched_batch
 
 GUARDS = ("Moscow talks", "The Revolutionary Guards met officials in Moscow on Tuesday.")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
+from newswatch.core.settings import default_snapshot_path
 from newswatch.report import CHART_COUNT, render_report, safe_href, svg, write_report
-from newswatch.settings import default_snapshot_path
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.report_queries import report_data
 from newswatch.warehouse.sample import SAMPLE_END, build_sample_db

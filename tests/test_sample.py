@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from newswatch.core.settings import SAMPLE_DIR
 from newswatch.extractors.feeds import parse_feed
 from newswatch.extractors.pages import extract_article
 from newswatch.sample import serve_sample
-from newswatch.settings import SAMPLE_DIR
 
 EXPECTED = tomllib.loads((SAMPLE_DIR / "EXPECTED.toml").read_text(encoding="utf-8"))
 

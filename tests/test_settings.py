@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
-from newswatch.settings import (
+from newswatch.core.settings import (
     DATA_HOME_RULE,
     REPO_ROOT,
     Settings,
@@ -141,7 +141,7 @@ def test_the_checkout_default_is_the_same_from_a_subfolder_and_from_tmp(
             [
                 sys.executable,
                 "-c",
-                "from newswatch.settings import Settings; print(Settings.from_env().db_path)",
+                "from newswatch.core.settings import Settings; print(Settings.from_env().db_path)",
             ],
             cwd=cwd,
             env=env,

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import SAMPLE_DIR
 from newswatch.extractors.dates import parse_iso
 from newswatch.extractors.sitemaps import feed_entries, parse_sitemap, within
 from newswatch.extractors.sources import load_sources
-from newswatch.settings import SAMPLE_DIR
 
 BASE = "https://news.example/sitemap.xml"
 URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from newswatch.settings import default_snapshot_path
+from newswatch.core.settings import default_snapshot_path
 from newswatch.warehouse.snapshot import publish_snapshot
 from newswatch.warehouse.writer_lock import writer_lock
 from tests.outbox_fixtures import pending_alerts, warehouse_with_alerts

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import DEFAULT_SOURCES
 from newswatch.extractors.sources import KINDS, load_sources
-from newswatch.settings import DEFAULT_SOURCES
 from tests.hostile.server import GOOD_FEED, feed_route
 from tests.localserver import Route, routes_handler, serve
 

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from newswatch.errors import WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
+from newswatch.core.records import FeedState, Source
 from newswatch.extractors.feed_state import due_sources
-from newswatch.extractors.models import FeedState, Source
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.feed_admin import reset_feed_state
 

@@ -249,7 +249,7 @@ def test_check_query_allows_queries(query: str) -> None:
     ],
 )
 def test_check_query_refuses_everything_else(query: str) -> None:
-    from newswatch.errors import WarehouseError
+    from newswatch.core.errors import WarehouseError
 
     with duckdb.connect() as con, pytest.raises(WarehouseError):
         check_query(con, query)

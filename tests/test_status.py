@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
-from newswatch.extractors.models import (
+from newswatch.core.records import (
     AlertRecord,
     FeedPoll,
     FeedState,

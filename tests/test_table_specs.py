@@ -1,4 +1,4 @@
-"""One declaration per table (newswatch/warehouse/tables.py): the DDL, the Arrow staging schema
+"""One declaration per table (core/tables.py): the DDL, the Arrow staging schema
 and the record dataclasses must agree with it, and with what the migrations really build."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from newswatch.extractors import models
-from newswatch.warehouse import migrations, staging, tables
+from newswatch.core import records as models
+from newswatch.core import tables
+from newswatch.core.tables import TABLE_SPECS, TABLES, Column, create_table_sql
+from newswatch.warehouse import migrations, staging
 from newswatch.warehouse.sample import sample_batches
-from newswatch.warehouse.tables import TABLE_SPECS, TABLES, Column, create_table_sql
 
 # What DuckDB reports for a column: (name, type, notnull, default, pk) in table order.
 Info = list[tuple[str, str, bool, str | None, bool]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.errors import ConfigError
+from newswatch.core.errors import ConfigError
 from newswatch.extractors.alerts import load_alert_config
 from newswatch.extractors.sources import load_sources
 from newswatch.extractors.toml_lines import TomlLines, read_toml

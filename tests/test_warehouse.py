@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.errors import WarehouseError, WarehouseLocked
-from newswatch.extractors.models import FeedState, IngestBatch, MentionRecord
+from newswatch.core.errors import WarehouseError, WarehouseLocked
+from newswatch.core.records import FeedState, IngestBatch, MentionRecord
 from newswatch.warehouse import migrations, queries
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.load import load_entities, load_staged, stage_batch
@@ -339,7 +339,7 @@ def test_read_helpers_see_loaded_urls_states_and_signatures(
 def test_the_batch_catalogue_is_upserted_with_the_runs_catalogue_version(
     db: Path, staging: Path, batches: list[IngestBatch]
 ) -> None:
-    from newswatch.extractors.models import EntityRecord
+    from newswatch.core.records import EntityRecord
 
     first = replace(
         batches[0],

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newswatch.extractors.models import AlertRecord, IngestBatch
+from newswatch.core.records import AlertRecord, IngestBatch
 from newswatch.warehouse.load import load_staged, stage_batch
 from newswatch.warehouse.outbox import DeliveryAttempt, due_alerts, record_attempts
 from newswatch.warehouse.sample import sample_batches

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from newswatch.cli import main
-from newswatch.settings import Settings, default_snapshot_path
+from newswatch.core.settings import Settings, default_snapshot_path
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.load import load_staged, stage_batch

@@ -102,7 +102,7 @@ def test_a_fresh_virtualenv_outside_the_checkout_runs_the_sample(
     )
     probe = (
         "import importlib.util, newswatch, newswatch.extractors.http as http\n"
-        "from newswatch import settings\n"
+        "from newswatch.core import settings\n"
         "from newswatch.install_check import LOCK_FILE\n"
         "print(newswatch.__file__, http.__file__, settings.SAMPLE_DIR, LOCK_FILE, sep='\\n')\n"
         "print(settings.default_db_path({'XDG_DATA_HOME': '/xdg'})[0])\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
+from newswatch.core.records import AlertRecord, FeedPoll
 from newswatch.extractors.entities import load_catalogue
-from newswatch.extractors.models import AlertRecord, FeedPoll
 from tests.trust_helpers import SEEN_AT, SOURCE, load_batch, matched_batch
 
 MAIN = ("Drones from Tatarstan", "Shahed-136 drones assembled at Alabuga hit Kharkiv overnight.")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.errors import WarehouseLocked
-from newswatch.settings import REPO_ROOT
+from newswatch.core.errors import WarehouseLocked
+from newswatch.core.settings import REPO_ROOT
 from newswatch.warehouse.writer_lock import held_here, holder, writer_lock
 
 HOLD = """

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newswatch.extractors.entities import Catalogue
-from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.models import (
+from newswatch.core.records import (
     ArticleRecord,
     IngestBatch,
     MentionRecord,
     RunRecord,
     Source,
 )
+from newswatch.extractors.entities import Catalogue
+from newswatch.extractors.matcher import Matcher
 from newswatch.warehouse.load import load_staged, stage_batch
 
 SEEN_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch.errors import WarehouseError, WarehouseLocked
-from newswatch.settings import DATA_HOME_RULE
+from newswatch.core.errors import WarehouseError, WarehouseLocked
+from newswatch.core.settings import DATA_HOME_RULE
 from newswatch.warehouse import migrations
 
 # Set when the database instance starts (they cannot be changed by a later SET once

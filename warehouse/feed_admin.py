@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newswatch.errors import NewswatchError
+from newswatch.core.errors import NewswatchError
 from newswatch.warehouse.db import connect
 
 # cleared by a reset when the column exists (the retirement columns came in migration 6)

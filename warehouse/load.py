@@ -32,8 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch.errors import WarehouseError, WarehouseLocked
-from newswatch.extractors.models import IngestBatch
+from newswatch.core.errors import WarehouseError, WarehouseLocked
+from newswatch.core.records import IngestBatch
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect, describe_error
 from newswatch.warehouse.staging import (

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from newswatch.errors import WarehouseError
+from newswatch.core.errors import WarehouseError
 from newswatch.warehouse.schema import (
     CONTENT_IDENTITY,
     CORE_TABLES,

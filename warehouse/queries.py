@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from newswatch.core.records import FeedState, PageFailureRecord
 from newswatch.extractors.identity import StoredBody
-from newswatch.extractors.models import FeedState, PageFailureRecord
 from newswatch.warehouse.db import connect, has_table
 
 _FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)

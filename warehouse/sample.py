@@ -12,7 +12,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from newswatch.extractors.models import (
+from newswatch.core.records import (
     ArticleRecord,
     FeedPoll,
     FeedState,

@@ -5,7 +5,7 @@ Rules kept for duckdb 1.5.5: only constant defaults (a non-constant default such
 (updates of referenced rows would be refused); timestamps are TIMESTAMPTZ in UTC.
 
 These steps are history: an existing file replays them unchanged, so they are never edited.
-The current shape of every table is declared once in ``warehouse/tables.py`` (DDL for a fresh
+The current shape of every table is declared once in ``core/tables.py`` (DDL for a fresh
 database and the staging schemas come from it); a new column is a ``Column`` there plus an
 ``ALTER TABLE`` step here, and tests/test_table_specs.py fails until both agree.
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_fts
 
-from newswatch.errors import WarehouseError
+from newswatch.core.errors import WarehouseError
 
 INDEX_SCHEMA = "fts_main_articles"
 _TOKEN_SEPARATORS = r"(\.|[^\p{L}\p{N}])+"

@@ -20,7 +20,7 @@ import re
 
 import duckdb
 
-from newswatch.errors import WarehouseError
+from newswatch.core.errors import WarehouseError
 
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:analyze\s+)?(?P<inner>.*)$", re.IGNORECASE | re.DOTALL)
 LIMITS = (

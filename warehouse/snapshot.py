@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from newswatch.settings import default_snapshot_path
+from newswatch.core.settings import default_snapshot_path
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect, open_duckdb
 from newswatch.warehouse.writer_lock import held_here

@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newswatch.errors import WarehouseError
-from newswatch.extractors.models import (
+from newswatch.core.errors import WarehouseError
+from newswatch.core.records import (
     ArticleRecord,
     FeedPoll,
     FeedState,
@@ -31,14 +31,14 @@ from newswatch.extractors.models import (
     RunRecord,
     Source,
 )
-from newswatch.warehouse.tables import staging_schemas
+from newswatch.core.tables import staging_schemas
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 LOADED_DIR = "loaded"
 REJECTED_DIR = "rejected"
 
-# One Arrow schema per staged file, derived from the table specs (warehouse/tables.py), which
+# One Arrow schema per staged file, derived from the table specs (core/tables.py), which
 # also give the DDL; tests/test_table_specs.py checks them against a migrated database.
 SCHEMAS: dict[str, pa.Schema] = staging_schemas()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch.errors import WarehouseError
+from newswatch.core.errors import WarehouseError
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.staging import read_staged, staged_batches
 

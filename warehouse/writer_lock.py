@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from newswatch.errors import WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
 
 LOCK_NAME = ".writer.lock"
 POLL_SECONDS = 0.1

@@ -28,10 +28,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from bench.extract.corpus import aeb_pages
-from newswatch.extractors.models import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.core.settings import Settings
 from newswatch.flows import stages
 from newswatch.flows.backfill import CHUNK_PAGES, extract_on_runner
-from newswatch.settings import Settings
 
 COMMAND = (
     "PREFECT_HOME=/tmp/prefect-bench PREFECT_SERVER_ANALYTICS_ENABLED=false "

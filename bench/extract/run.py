@@ -30,8 +30,8 @@ from corpus import Page, aeb_pages, fundus_pages  # noqa: E402
 from dedupset import build_set, group, pair_scores  # noqa: E402
 from metric import page_counts, precision_recall_f1  # noqa: E402
 
+from newswatch.core.records import ExtractedArticle, PageFetch  # noqa: E402
 from newswatch.extractors.dedup import STORY_THRESHOLD, StoryIndex, signature  # noqa: E402
-from newswatch.extractors.models import ExtractedArticle, PageFetch  # noqa: E402
 from newswatch.extractors.pages import decode_html, readability_text  # noqa: E402
 from newswatch.extractors.pool import extract_many  # noqa: E402
 

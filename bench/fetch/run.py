@@ -29,10 +29,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
+from newswatch.core.records import Source  # noqa: E402
+from newswatch.core.settings import Settings  # noqa: E402
 from newswatch.extractors.feed_state import next_state  # noqa: E402
 from newswatch.extractors.http import Fetcher  # noqa: E402
-from newswatch.extractors.models import Source  # noqa: E402
-from newswatch.settings import Settings  # noqa: E402
 
 COMMAND = "python bench/fetch/run.py"
 HOSTS = 4

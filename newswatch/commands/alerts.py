@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.errors import ConfigError
-from newswatch.settings import DEFAULT_ALERTS
+from newswatch.core.errors import ConfigError
+from newswatch.core.settings import DEFAULT_ALERTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
-from newswatch.settings import DEFAULT_SOURCES
+from newswatch.core.settings import DEFAULT_SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
 
     since, until = validated_days(args)
     if args.batch_size < 1 or args.dask_workers < 1:
-        from newswatch.errors import ConfigError
+        from newswatch.core.errors import ConfigError
 
         raise ConfigError("--batch-size and --dask-workers must be at least 1")
     if args.sources is not None or not args.sample:
@@ -96,7 +96,7 @@ def validated_days(args: argparse.Namespace) -> tuple[str, str | None]:
 
     since = parse_day(args.since)
     if args.until is not None and parse_day(args.until, end_of_day=True) < since:
-        from newswatch.errors import ConfigError
+        from newswatch.core.errors import ConfigError
 
         raise ConfigError(f"--until {args.until} is before --since {args.since}")
     return args.since, args.until

@@ -6,7 +6,7 @@ import argparse
 from contextlib import ExitStack
 from pathlib import Path
 
-from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
+from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 
 
 def add_db_argument(parser: argparse._ActionsContainer) -> None:

@@ -16,10 +16,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from newswatch.core.records import ExtractedArticle, PageFetch
+from newswatch.core.settings import Settings
 from newswatch.extractors.http import Fetcher
-from newswatch.extractors.models import ExtractedArticle, PageFetch
 from newswatch.extractors.pages import extract_fetched
-from newswatch.settings import Settings
 
 SHOWN_FIELDS = (
     "url",

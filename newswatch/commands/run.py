@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
-
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
-from newswatch.errors import NewswatchError
-from newswatch.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
+from newswatch.core.errors import NewswatchError
+from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,6 +42,7 @@ def handle(args: argparse.Namespace) -> int:
         sources, allow_private = ingest_inputs(stack, args, settings)
         # imports Prefect: keep it off `newswatch --help`
         from newswatch.flows.ingest import IngestFailed, ingest
+        from newswatch.flows.prefect_api import API_TRANSPORT_ERRORS, failed_to_reach_api
 
         load_error: BaseException | None = None
         try:
@@ -58,13 +57,13 @@ def handle(args: argparse.Namespace) -> int:
         except IngestFailed as failed:  # Failed in Prefect, with the reason; summary kept
             summary, load_error = failed.summary, failed.load_error
         except RuntimeError as exc:  # Prefect's client: "Failed to reach API at URL"
-            if "Failed to reach API" not in str(exc):
+            if not failed_to_reach_api(exc):
                 raise
             raise NewswatchError(
                 f"{exc}. Start that server, or unset PREFECT_API_URL to run on a temporary "
                 "one; nothing was fetched or written."
             ) from exc
-        except httpx.TransportError as exc:  # the API went away mid-run, after retries
+        except API_TRANSPORT_ERRORS as exc:  # the API went away mid-run, after retries
             raise NewswatchError(
                 f"lost the Prefect API during the run ({exc}); what was staged or loaded is "
                 "kept and the next run completes it (loads are idempotent)."

@@ -18,11 +18,9 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
-
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
-from newswatch.errors import ConfigError, NewswatchError
-from newswatch.settings import DEFAULT_SOURCES
+from newswatch.core.errors import ConfigError, NewswatchError
+from newswatch.core.settings import DEFAULT_SOURCES
 
 DEPLOYMENT_NAME = "daily-ingest-serve"
 DEFAULT_CRON = "0 6 * * *"  # the daily-ingest schedule of prefect.yaml
@@ -89,6 +87,7 @@ def serve_parameters(
 
 def handle(args: argparse.Namespace) -> int:
     from newswatch.commands.run import check_config_files, prepare_prefect_environment
+    from newswatch.flows.prefect_api import API_TRANSPORT_ERRORS, failed_to_reach_api
 
     check_cron(args.cron)
     check_config_files(args)  # a malformed sources/alerts file fails before Prefect starts
@@ -99,9 +98,9 @@ def handle(args: argparse.Namespace) -> int:
         parameters = serve_parameters(args, sources, allow_private)
         try:
             _serve(args.cron, parameters)
-        except (httpx.TransportError, RuntimeError) as exc:
+        except (*API_TRANSPORT_ERRORS, RuntimeError) as exc:
             # RuntimeError: Prefect's client "Failed to reach API at URL"
-            if isinstance(exc, RuntimeError) and "Failed to reach API" not in str(exc):
+            if isinstance(exc, RuntimeError) and not failed_to_reach_api(exc):
                 raise
             raise NewswatchError(
                 f"cannot reach the Prefect API at {_api_url()} ({exc}). Start that server "

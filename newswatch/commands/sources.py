@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.errors import NewswatchError
-from newswatch.extractors.models import FeedPoll, Source
+from newswatch.core.errors import NewswatchError
+from newswatch.core.records import FeedPoll, Source
+from newswatch.core.settings import DEFAULT_SOURCES, Settings
 from newswatch.extractors.sources import BASE_PLACEHOLDER, load_sources
-from newswatch.settings import DEFAULT_SOURCES, Settings
 
 if TYPE_CHECKING:
     from newswatch.warehouse.feed_admin import FeedReset

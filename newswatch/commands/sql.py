@@ -23,8 +23,8 @@ from typing import TextIO
 import duckdb
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.errors import NewswatchError, WarehouseError
-from newswatch.settings import default_snapshot_path, missing_database_message
+from newswatch.core.errors import NewswatchError, WarehouseError
+from newswatch.core.settings import default_snapshot_path, missing_database_message
 from newswatch.warehouse import queries, search, shell
 from newswatch.warehouse.db import connect, lock_down
 from newswatch.warehouse.export import FORMATS, export_tables

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.errors import WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
+from newswatch.core.records import FeedState
 from newswatch.extractors.health import FeedHealth, judge_feed
-from newswatch.extractors.models import FeedState
 from newswatch.warehouse.health_queries import feed_histories
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
+from newswatch.core.records import FeedPoll, FeedState, PageFetch, Source
+from newswatch.core.settings import Settings
 from newswatch.extractors.http import Fetcher
-from newswatch.extractors.models import FeedPoll, FeedState, PageFetch, Source
-from newswatch.settings import Settings
 
 MIB = 1024 * 1024
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from newswatch.extractors.models import FeedPoll, FeedState, Source
+from newswatch.core.records import FeedPoll, FeedState, Source
 from tests.hostile.helpers import poll
 from tests.hostile.server import (
     GOOD_FEED,

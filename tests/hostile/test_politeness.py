@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
+from newswatch.core.records import FeedPoll, FeedState, IngestBatch, RunRecord, Source
 from newswatch.extractors.alerts import AlertConfig, Channel, Rule
 from newswatch.extractors.feed_state import due_sources, is_retired, next_state
 from newswatch.extractors.health import health_alerts, judge_feed
-from newswatch.extractors.models import FeedPoll, FeedState, IngestBatch, RunRecord, Source
 from newswatch.flows import stages
 from newswatch.warehouse import queries
 from newswatch.warehouse.load import load_staged, stage_batch

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from newswatch.errors import PermanentFetchError
-from newswatch.extractors.models import Source
+from newswatch.core.errors import PermanentFetchError
+from newswatch.core.records import Source
 from newswatch.extractors.ssrf import check_addresses, forbidden_reason
 from tests.hostile.helpers import HOSTILE_SETTINGS, fetch, poll
 from tests.hostile.server import GOOD_FEED, feed_route

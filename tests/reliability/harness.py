@@ -27,8 +27,8 @@ from xml.sax.saxutils import escape
 import duckdb
 import httpx
 
+from newswatch.core.settings import REPO_ROOT
 from newswatch.sample import write_sample_sources
-from newswatch.settings import REPO_ROOT
 from tests.localserver import Route, routes_handler, serve
 
 CORPUS_PAGES = (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.settings import REPO_ROOT
+from newswatch.core.settings import REPO_ROOT
 from tests.outbox_fixtures import (
     alerts_file,
     delivered,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.settings import REPO_ROOT
+from newswatch.core.settings import REPO_ROOT
 from tests.reliability.harness import read_trace
 
 pytestmark = pytest.mark.slow

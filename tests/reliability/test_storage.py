@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
-from newswatch.errors import WarehouseError
+from newswatch.core.errors import WarehouseError
 from newswatch.warehouse.db import connect
 
 

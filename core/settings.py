@@ -22,8 +22,10 @@ from importlib import resources
 from pathlib import Path
 
 # The directory holding the installed ``newswatch/`` package: the checkout itself in the
-# README's editable install (see is_checkout), site-packages in a wheel install.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# README's editable install (see is_checkout), site-packages in a wheel install. (This file
+# is core/settings.py in a checkout but newswatch/core/settings.py in a wheel, so the root
+# comes from the newswatch package, not from this file's parents.)
+REPO_ROOT = Path(str(resources.files("newswatch"))).resolve().parent
 
 
 def _package_dir(package: str) -> Path:
