@@ -87,6 +87,9 @@ class Settings:
     max_poll_interval: float = 6 * 3600.0  # seconds
     # a flow run waits this long for the data directory's writer lock, then ends Failed
     writer_lock_wait: float = 30.0  # seconds (the same patience as a held DuckDB file)
+    # a load (or snapshot publish) waits this long for a DuckDB file another process holds,
+    # then leaves its batch staged; a run's reads wait at most 5 s of it (flows/stages.py)
+    db_lock_wait: float = 30.0  # seconds
     # politeness (extractors/http.py, feed_state.py): a 429 pauses its host for at most
     # max_host_pause s; a Retry-After defers only its own feed, for at most max_retry_after s;
     # a feed answering 404 on every poll for retire_after_404_days is retired (410 at once)

@@ -56,13 +56,14 @@ def send_due_alerts(
     *,
     ignore_backoff: bool = False,
     allow_private: Sequence[str] | None = None,  # SSRF guard allow-list (None: the env's)
+    lock_timeout: float = 30.0,  # seconds to wait for a held warehouse (Settings.db_lock_wait)
 ) -> SendReport:
     """Deliver every due alert (every pending one with ``ignore_backoff``), recording each
     message's outcome right after it; relative ``file://`` paths are under ``data_dir``."""
     env = os.environ if env is None else env
     data_dir = data_dir or Path(db_path).parent
     try:
-        due = due_alerts(db_path, now, ignore_backoff=ignore_backoff)
+        due = due_alerts(db_path, now, ignore_backoff=ignore_backoff, lock_timeout=lock_timeout)
     except WarehouseLocked as exc:  # alerts stay pending in the outbox for the next run
         return SendReport(errors=(f"alerts not sent this run: {exc}",))
     sent = failed = messages = misconfigured = not_tried = 0
@@ -94,7 +95,9 @@ def send_due_alerts(
             failed += len(group)
             errors.append(why)
         try:
-            record_attempts(db_path, attempts, now)  # committed before the next send
+            record_attempts(
+                db_path, attempts, now, lock_timeout=lock_timeout
+            )  # before the next send
         except WarehouseLocked as exc:
             # stop: every further send would be another repeat on the next run
             left = sum(len(g) for g in groups[index + 1 :])

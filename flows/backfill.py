@@ -271,7 +271,7 @@ def extract_chunk(
 
 @task(name="load-batch", cache_policy=NO_CACHE)
 def load_batch(settings: Settings) -> LoadReport:
-    return load_staged(settings.db_path, settings.staging_dir)
+    return load_staged(settings.db_path, settings.staging_dir, lock_timeout=settings.db_lock_wait)
 
 
 def extract_on_runner(
@@ -349,7 +349,9 @@ def backfill(
             logger.info("batch %d: %s", number, report.message)
             advance(len(entries))
     if loaded_batches:
-        publish_snapshot(settings.db_path, settings.snapshot_path)
+        publish_snapshot(
+            settings.db_path, settings.snapshot_path, lock_timeout=settings.db_lock_wait
+        )
 
     summary = BackfillSummary(
         sources=len(chosen),

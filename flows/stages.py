@@ -47,13 +47,19 @@ from newswatch.warehouse import alert_queries, health_queries, queries
 log = logging.getLogger("newswatch.ingest")
 STORY_WINDOW = timedelta(days=30)
 # Reads before the load all have a fallback (no conditional headers, drop repeats at load,
-# group within the run): a held lock costs a few seconds each, not the load's 30 s.
+# group within the run): a held lock costs a few seconds each, not the load's wait
+# (Settings.db_lock_wait, 30 s by default; a smaller setting shortens these too).
 READ_LOCK_TIMEOUT = 5.0
+
+
+def read_wait(settings: Settings) -> float:
+    """How long a run's read before the load waits for a held DuckDB file."""
+    return min(READ_LOCK_TIMEOUT, settings.db_lock_wait)
 
 
 def read_feed_states(settings: Settings) -> dict[str, FeedState]:
     try:
-        return queries.feed_states(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
+        return queries.feed_states(settings.db_path, lock_timeout=read_wait(settings))
     except WarehouseLocked as exc:
         log.warning("feed state unavailable (%s); polling without conditional headers", exc)
         return {}
@@ -112,7 +118,7 @@ def new_entries(
             if link and link not in by_link:
                 by_link[link] = entry
     try:
-        known = queries.known_urls(settings.db_path, list(by_link), lock_timeout=READ_LOCK_TIMEOUT)
+        known = queries.known_urls(settings.db_path, list(by_link), lock_timeout=read_wait(settings))
     except WarehouseLocked as exc:
         log.warning("known URLs unavailable (%s); the load will drop repeats", exc)
         known = set()
@@ -123,7 +129,7 @@ def new_entries(
             list(by_link),
             now,
             due_limit=MAX_RETRIES_PER_RUN if retry_failed else 0,
-            lock_timeout=READ_LOCK_TIMEOUT,
+            lock_timeout=read_wait(settings),
         )
     except WarehouseLocked as exc:
         log.warning("failed page fetches unavailable (%s); no retries this run", exc)
@@ -259,7 +265,7 @@ def _story_index(settings: Settings, now: datetime) -> StoryIndex:
     index = StoryIndex()
     try:
         for known_id, story_id, sig in queries.story_signatures(
-            settings.db_path, now - STORY_WINDOW, lock_timeout=READ_LOCK_TIMEOUT
+            settings.db_path, now - STORY_WINDOW, lock_timeout=read_wait(settings)
         ):
             index.add(known_id, story_id, sig)
     except WarehouseLocked as exc:
@@ -289,7 +295,7 @@ def _known_identities(
             [articles[i].canonical_url for i in ok],
             now - STORY_WINDOW,
             sorted({entries[i].source_id for i in ok}),
-            lock_timeout=READ_LOCK_TIMEOUT,
+            lock_timeout=read_wait(settings),
         )
     except WarehouseLocked as exc:
         log.warning("stored articles unavailable (%s); identity within this run only", exc)
@@ -297,7 +303,7 @@ def _known_identities(
     try:
         previous, _ = (
             queries.page_failures(
-                settings.db_path, failed_links, now, due_limit=0, lock_timeout=READ_LOCK_TIMEOUT
+                settings.db_path, failed_links, now, due_limit=0, lock_timeout=read_wait(settings)
             )
             if failed_links
             else ({}, [])
@@ -382,7 +388,7 @@ def raise_alerts(
     names = {e.id: e.name for e in catalogue.entities}
     now = datetime.now(UTC)
     try:
-        known = alert_queries.mentioned_entities(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
+        known = alert_queries.mentioned_entities(settings.db_path, lock_timeout=read_wait(settings))
     except WarehouseLocked as exc:
         log.warning("known entities unavailable (%s); no first-seen alerts this run", exc)
         known = set(names)
@@ -403,7 +409,7 @@ def feed_health_alerts(
     outbox keeps one per (rule, episode, channel). Polling itself is not changed."""
     now = datetime.now(UTC)
     try:
-        histories = health_queries.feed_histories(settings.db_path, lock_timeout=READ_LOCK_TIMEOUT)
+        histories = health_queries.feed_histories(settings.db_path, lock_timeout=read_wait(settings))
     except WarehouseLocked as exc:
         log.warning("feed history unavailable (%s); judging failures only", exc)
         histories = {}

@@ -107,12 +107,14 @@ def send_alerts(config: AlertConfig, settings: Settings) -> SendReport:
         datetime.now(UTC),
         data_dir=settings.data_dir,
         allow_private=settings.allow_private,
+        lock_timeout=settings.db_lock_wait,
     )
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
 def load(settings: Settings) -> LoadReport:
-    report = load_staged(settings.db_path, settings.staging_dir)
+    wait = settings.db_lock_wait
+    report = load_staged(settings.db_path, settings.staging_dir, lock_timeout=wait)
     if report.batches_loaded:
-        publish_snapshot(settings.db_path, settings.snapshot_path)
+        publish_snapshot(settings.db_path, settings.snapshot_path, lock_timeout=wait)
     return report

@@ -1,8 +1,10 @@
-"""Fixtures shared by every test: the ../shared folder, a clean environment."""
+"""Fixtures shared by every test: the ../shared folder, a clean environment, and one real
+Prefect server for the whole session (in-process flow tests and every subprocess use it)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,22 +25,75 @@ def corpus_dir(shared_dir: Path) -> Path:
     return shared_dir / "corpus"
 
 
+# Tests that talk to the session's Prefect server; every other test runs with no
+# PREFECT_API_URL, so a CLI subprocess it starts uses Prefect's temporary server as a user's
+# would (and the tests that check that behaviour see it).
+PREFECT_FIXTURES = frozenset({"prefect_api", "prefect_harness", "run_env"})
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No NEWSWATCH_* or proxy variable from the developer's shell leaks into a test."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """No NEWSWATCH_* or proxy variable from the developer's shell leaks into a test, nor
+    the session server's PREFECT_API_URL into a test that did not ask for it."""
     for name in list(os.environ):
         if name.startswith("NEWSWATCH_") and name != "NEWSWATCH_SHARED_DIR":
             monkeypatch.delenv(name)
         if name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}:
             monkeypatch.delenv(name)
+    if not PREFECT_FIXTURES & set(request.fixturenames):
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """One temporary Prefect server (own home, own SQLite) for every flow test."""
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real ``prefect server start`` (own home, own SQLite) for the session: its API URL.
+    Started by the first test that needs it; in-process flows (``prefect_harness``) and
+    ``newswatch run`` subprocesses (``tests/reliability``) share it."""
+    from tests.prefect_server import prefect_server
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server.api_url
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_api: str) -> Iterator[None]:
+    """In-process flow runs against the session's server (what ``prefect_test_harness``
+    does, without a second server of its own)."""
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = prefect_api
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_api}):
+            yield
+            drain_prefect_workers()
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+def drain_prefect_workers() -> None:
+    """Flush the client's log and event workers while the server still answers (as
+    ``prefect_test_harness`` does on exit); without it the session's end waits on their
+    retries against a stopped server."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # never started
+            pass
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())

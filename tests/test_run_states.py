@@ -219,10 +219,12 @@ def test_cli_exit_code_69_and_failed_state_when_no_source_answers(
 
 @pytest.mark.slow
 def test_a_held_warehouse_is_failed_in_prefect_and_leaves_the_batch_staged(
-    prefect_harness: None, tmp_path: Path, corpus_dir: Path
+    prefect_harness: None, tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from newswatch.flows.ingest import ingest
     from newswatch.warehouse.staging import staged_batches
+
+    monkeypatch.setenv("NEWSWATCH_DB_LOCK_WAIT", "2")  # the load gives up after 2 s, not 30
 
     db = tmp_path / "news.duckdb"
     holder = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""Fixtures of the reliability campaign: one real Prefect server, the sample and corpus sites."""
+"""Fixtures of the reliability campaign: the session's Prefect server (tests/conftest.py),
+the sample and corpus sites."""
 
 from __future__ import annotations
 
@@ -16,21 +17,9 @@ from tests.reliability.harness import (
     base_env,
     corpus_site,
     fingerprint,
-    prefect_server,
     run_ingest,
     write_sources,
 )
-
-
-@pytest.fixture(scope="session")
-def prefect_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prefect-server")
-
-
-@pytest.fixture(scope="session")
-def prefect_api(prefect_server_home: Path) -> Iterator[str]:
-    with prefect_server(prefect_server_home) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import duckdb
-import httpx
 
 from newswatch.core.settings import REPO_ROOT
 from newswatch.sample import write_sample_sources
@@ -64,50 +63,12 @@ def base_env(prefect_home: Path, api_url: str | None) -> dict[str, str]:
 
 @contextmanager
 def prefect_server(home: Path) -> Iterator[str]:
-    """A real ``prefect server start`` on a free port; yields its API URL."""
-    port = free_port()
-    env = base_env(home, None)
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=home,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("prefect server did not start within 150 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """A real ``prefect server start`` of its own (tests/prefect_server.py); yields its API
+    URL. For a test that kills its server; the others share the session's (``prefect_api``)."""
+    from tests.prefect_server import prefect_server as own_server
+
+    with own_server(home) as server:
+        yield server.api_url
 
 
 def corpus_feed(base: str, names: list[str]) -> bytes:

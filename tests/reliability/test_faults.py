@@ -31,7 +31,8 @@ from tests.reliability.harness import finish as finish_run
 
 pytestmark = pytest.mark.slow
 
-HOLD_SECONDS = 45  # longer than the loader's 30 s lock budget, shorter than 2 budgets
+LOCK_WAIT = "3"  # NEWSWATCH_DB_LOCK_WAIT for the held run: the load's patience, in seconds
+HOLD_SECONDS = 20  # longer than the held run's whole lock budget (reads + load)
 
 
 def file_digest(path: Path) -> str | None:
@@ -56,7 +57,9 @@ def test_a_held_database_leaves_the_batch_staged_and_the_next_run_loads_it(
     go = tmp_path / "go"  # the run waits before staging until the holder has the file
     started = time.monotonic()
     run = start_ingest(
-        workdir, sites_sources, dict(run_env, NEWSWATCH_PAUSE_AT=f"stage-write:{go}")
+        workdir,
+        sites_sources,
+        dict(run_env, NEWSWATCH_PAUSE_AT=f"stage-write:{go}", NEWSWATCH_DB_LOCK_WAIT=LOCK_WAIT),
     )
     wait_for_point(workdir, "stage-write", run, timeout=240)
     holder = subprocess.Popen(
