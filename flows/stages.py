@@ -118,7 +118,9 @@ def new_entries(
             if link and link not in by_link:
                 by_link[link] = entry
     try:
-        known = queries.known_urls(settings.db_path, list(by_link), lock_timeout=read_wait(settings))
+        known = queries.known_urls(
+            settings.db_path, list(by_link), lock_timeout=read_wait(settings)
+        )
     except WarehouseLocked as exc:
         log.warning("known URLs unavailable (%s); the load will drop repeats", exc)
         known = set()
@@ -409,7 +411,9 @@ def feed_health_alerts(
     outbox keeps one per (rule, episode, channel). Polling itself is not changed."""
     now = datetime.now(UTC)
     try:
-        histories = health_queries.feed_histories(settings.db_path, lock_timeout=read_wait(settings))
+        histories = health_queries.feed_histories(
+            settings.db_path, lock_timeout=read_wait(settings)
+        )
     except WarehouseLocked as exc:
         log.warning("feed history unavailable (%s); judging failures only", exc)
         histories = {}
