@@ -1,18 +1,21 @@
-"""The only network module: polite, bounded HTTP GETs for feeds, pages and robots.txt.
+"""The fetch core: polite, bounded HTTP GETs for feeds, pages, robots.txt and sitemaps
+(``Fetcher``), and one-off requests such as webhook POSTs (``Fetcher.send``).
 
 What it guarantees, whatever the server does (knobs in ``Settings``):
 - a total deadline per attempt (``asyncio.timeout`` around connect, every redirect hop
   and the whole streamed body), besides httpx's connect/read timeouts;
 - a body cap counted on the raw stream *and* on the decoded bytes: the body is read raw
-  and decompressed here (gzip/deflate) in pieces of at most 256 KiB, so a gzip bomb is
-  stopped at the cap without ever holding more than one piece beyond it;
+  and decompressed by ``newswatch.extractors.decoding`` (gzip/deflate) in pieces of at
+  most 256 KiB, so a gzip bomb is stopped at the cap without ever holding more than one
+  piece beyond it;
 - redirects followed by hand (at most ``max_redirects``), each hop re-checked for its
   scheme (http/https only) and by the SSRF guard;
 - the SSRF guard resolves each host, refuses non-public addresses unless allowed (before
-  any connection: every hop is checked first), and the connection itself is opened by a
-  network backend that connects to the *checked* address (the same cached answer), so a
-  second DNS answer cannot rebind the request to an internal address; the URL keeps its
-  host name, so the Host header, TLS SNI and certificate checks are unchanged;
+  any connection: every hop is checked first), and the connection itself is opened by
+  ``newswatch.extractors.transport``, which connects to the *checked* address (the same
+  cached answer), so a second DNS answer cannot rebind the request to an internal
+  address; the URL keeps its host name, so the Host header, TLS SNI and certificate
+  checks are unchanged;
 - retries with exponential backoff and jitter for connection errors, incomplete bodies,
   5xx and 429 (Retry-After honoured up to ``backoff_max``; beyond that, give up as
   transient with the Retry-After recorded); never for other 4xx;
@@ -21,7 +24,9 @@ What it guarantees, whatever the server does (knobs in ``Settings``):
   (rate limiting is per client, so per host) also pauses the host for the rest of this
   fetcher's life, capped at ``max_host_pause`` seconds: other requests to that host wait
   at most that long in all, then go ahead, and their records say they waited;
-- global and per-host concurrency limits; robots.txt (RFC 9309) per origin for pages.
+- global and per-host concurrency limits; robots.txt (RFC 9309) per origin for pages;
+- conditional GETs for feeds (the stored ETag / Last-Modified); what the answer means for
+  the feed (parse, "not a feed", the ``FeedPoll``) is ``newswatch.extractors.feed_poll``.
 
 Nothing here raises for a bad source or page: each call returns a record with status
 "error", one clear ``error`` line and ``error_class`` transient|permanent.
@@ -36,37 +41,37 @@ import os
 import random
 import ssl
 import time
-import zlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
-import httpcore
 import httpx
 
 from newswatch.core.errors import FetchError, PermanentFetchError, TransientFetchError
 from newswatch.core.records import FeedPoll, FeedState, PageFetch, Source
 from newswatch.core.settings import Settings
-from newswatch.extractors.cadence import cache_lifetime
-from newswatch.extractors.feeds import ParsedFeed, parse_feed
+from newswatch.extractors.decoding import BoundedDecoder, read_bounded
+from newswatch.extractors.feed_poll import (
+    FEED_ACCEPT,
+    FeedParser,
+    error_class,
+    feed_error,
+    feed_record,
+)
 from newswatch.extractors.robots import MAX_ROBOTS_BYTES, RobotsPolicy, policy_from_response
 from newswatch.extractors.robots import unreachable_policy as robots_unreachable
 from newswatch.extractors.ssrf import ALLOWED_SCHEMES, Resolver, resolve_checked, system_resolver
+from newswatch.extractors.transport import GuardedTransport
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STASHED_LOCATION = "x-newswatch-location"
-MAX_DECODED_PIECE = 256 * 1024
 DNS_CACHE_SECONDS = 120.0  # answers and failures alike: a dead name is looked up once
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-)
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 Clock = Callable[[], datetime]
@@ -94,6 +99,19 @@ class Response:
     notes: tuple[str, ...] = ()  # e.g. "waited 60 s: example.org asked for a pause (429)"
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One request as the caller asked for it (the same for every attempt and hop)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    limit: int  # body cap in bytes
+    truncate: bool  # an oversize body is cut at ``limit`` instead of refused
+    content: bytes | None = None
+    follow: bool = True  # follow redirects (each hop re-checked)
+
+
 class RetryableFetchError(TransientFetchError):
     """A transient failure worth another attempt within the same call."""
 
@@ -105,151 +123,6 @@ class HostPause:
     until: float  # monotonic time
     asked_s: float  # what the server asked for
     granted_s: float  # what the cap allowed
-
-
-class BodyTooLarge(Exception):
-    """The decoded body passed the cap; ``partial`` holds the bytes up to the cap."""
-
-    def __init__(self, partial: bytes) -> None:
-        super().__init__("body too large")
-        self.partial = partial
-
-
-class BoundedDecoder:
-    """Decode a raw (possibly compressed) body incrementally, never past ``limit`` bytes."""
-
-    def __init__(self, content_encoding: str | None, limit: int) -> None:
-        codings = [
-            c.strip().lower()
-            for c in (content_encoding or "").split(",")
-            if c.strip() and c.strip().lower() != "identity"
-        ]
-        if len(codings) > 1:
-            raise PermanentFetchError(f"unsupported content-encoding: {content_encoding}")
-        self.coding = codings[0] if codings else None
-        if self.coding not in (None, "gzip", "x-gzip", "deflate"):
-            raise PermanentFetchError(f"unsupported content-encoding: {self.coding}")
-        self.limit = limit
-        self.size = 0
-        self._zlib: zlib._Decompress | None = None
-        self._kept: list[bytes] = []
-
-    def decode(self, chunk: bytes) -> bytes:
-        if self.coding is None:
-            return self._count(chunk)
-        if self._zlib is None:
-            self._zlib = self._new_decompressor(chunk)
-        pieces: list[bytes] = []
-        data = chunk
-        try:
-            while data:
-                room = min(self.limit - self.size + 1, MAX_DECODED_PIECE)
-                pieces.append(self._count(self._zlib.decompress(data, room)))
-                data = self._zlib.unconsumed_tail
-                if self._zlib.eof:  # gzip allows several members one after the other
-                    data = self._zlib.unused_data
-                    if not data.strip(b"\x00"):
-                        break
-                    self._zlib = self._new_decompressor(data)
-        except zlib.error as exc:
-            raise PermanentFetchError(f"could not decode {self.coding} body: {exc}") from exc
-        return b"".join(pieces)
-
-    def flush(self) -> bytes:
-        if self._zlib is None:
-            return b""
-        try:
-            tail = self._count(self._zlib.flush())
-        except zlib.error as exc:
-            raise PermanentFetchError(f"could not decode {self.coding} body: {exc}") from exc
-        if not self._zlib.eof:
-            raise PermanentFetchError(f"could not decode {self.coding} body: truncated stream")
-        return tail
-
-    def _count(self, piece: bytes) -> bytes:
-        self.size += len(piece)
-        if self.size > self.limit:
-            overflow = self.size - self.limit
-            self._kept.append(piece[: len(piece) - overflow])
-            raise BodyTooLarge(b"".join(self._kept))
-        self._kept.append(piece)
-        return piece
-
-    def _new_decompressor(self, first: bytes) -> zlib._Decompress:
-        if self.coding == "deflate":
-            # "deflate" is zlib-wrapped per the RFC, raw deflate in practice as often.
-            looks_zlib = (
-                len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
-            )
-            return zlib.decompressobj(zlib.MAX_WBITS if looks_zlib else -zlib.MAX_WBITS)
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the SSRF guard has checked."""
-
-    def __init__(self, resolve: Callable[[str, int], Awaitable[list[str]]]) -> None:
-        self._resolve = resolve
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._resolve(host, port)
-        for index, address in enumerate(addresses):
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout):
-                if index == len(addresses) - 1:
-                    raise
-        raise httpcore.ConnectError(f"no address to connect to for {host}")
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise PermanentFetchError("unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying context per process (building one loads the CA bundle: ~0.1 s)."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-def guarded_transport(
-    limits: httpx.Limits, resolve: Callable[[str, int], Awaitable[list[str]]]
-) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport whose connection pool dials through :class:`GuardedBackend`.
-
-    httpx 0.28 has no public hook for the network backend, so the pool it builds is
-    replaced by an identical one with the backend set (httpx is pinned).
-    """
-    transport = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=_ssl_context(),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(resolve),
-    )
-    return transport
 
 
 class Fetcher:
@@ -277,8 +150,7 @@ class Fetcher:
         self._paused: dict[str, HostPause] = {}  # host -> its 429 pause (capped)
         self._dns: dict[tuple[str, int], tuple[asyncio.Future[list[str]], float]] = {}
         self._robots: dict[str, asyncio.Future[RobotsPolicy]] = {}
-        self._parse_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="feedparse")
-        self._parse_slots = asyncio.Semaphore(settings.workers)
+        self._feeds = FeedParser(settings)
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
@@ -286,7 +158,7 @@ class Fetcher:
             max_connections=s.max_connections, max_keepalive_connections=s.max_connections
         )
         self._client = httpx.AsyncClient(
-            transport=self._transport or guarded_transport(limits, self._resolve_host),
+            transport=self._transport or GuardedTransport(limits, self._resolve_host),
             timeout=httpx.Timeout(
                 connect=s.connect_timeout,
                 read=s.read_timeout,
@@ -309,7 +181,7 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self._parse_pool.shutdown(wait=False, cancel_futures=True)
+        self._feeds.close()
 
     # ----------------------------------------------------------------- public API
 
@@ -331,9 +203,9 @@ class Fetcher:
         try:
             poll = await self._poll_feed(source, state, fetched_at)
         except FetchError as exc:
-            poll = _feed_error(source, fetched_at, exc)
+            poll = feed_error(source, fetched_at, exc)
         except Exception as exc:  # a bug must cost one source, not the run
-            poll = _feed_error(source, fetched_at, TransientFetchError(_internal(exc)))
+            poll = feed_error(source, fetched_at, TransientFetchError(_internal(exc)))
         return _with_elapsed(poll, started)
 
     async def fetch_page(self, url: str) -> PageFetch:
@@ -353,81 +225,30 @@ class Fetcher:
     async def _poll_feed(
         self, source: Source, state: FeedState | None, fetched_at: datetime
     ) -> FeedPoll:
-        headers = {"Accept": FEED_ACCEPT}
-        if state and state.etag:
-            headers["If-None-Match"] = state.etag
-        if state and state.last_modified:
-            headers["If-Modified-Since"] = state.last_modified
-        conditional = "If-None-Match" in headers or "If-Modified-Since" in headers
-        response = await self.get(source.url, headers=headers)
-        base = {
-            "source_id": source.id,
-            "url": source.url,
-            "fetched_at": fetched_at,
-            "http_status": response.status,
-            "final_url": response.final_url,
-            "etag": response.headers.get("etag") or (state.etag if state else None),
-            "last_modified": response.headers.get("last-modified")
-            or (state.last_modified if state else None),
-            "retry_after_s": response.retry_after_s,
-            "cache_lifetime_s": cache_lifetime(response.headers, fetched_at),
-        }
-        waited = response.notes
-        if response.status == 304:
-            if not conditional:
-                raise TransientFetchError("HTTP 304 Not Modified to an unconditional request")
-            return FeedPoll(status="not_modified", notes=waited, **base)
-        failure = status_error(response)
-        if failure is not None:
-            return FeedPoll(
-                status="error",
-                error=str(failure),
-                error_class=_error_class(failure),
-                notes=waited,
-                **base,
-            )
-        if not response.body.strip():
-            error = f"empty response (HTTP {response.status}, no feed in the body)"
-            return FeedPoll(
-                status="error", error=error, error_class="transient", notes=waited, **base
-            )
-        content_type = response.headers.get("content-type")
-        parsed = await self._parse(
-            response.body,
-            base_url=response.final_url,
-            source_id=source.id,
+        validators = conditional_headers(state.etag, state.last_modified) if state else {}
+        response = await self.get(source.url, headers={"Accept": FEED_ACCEPT, **validators})
+        return await feed_record(
+            source,
+            state,
+            response,
+            status_error(response),
+            conditional=bool(validators),
             fetched_at=fetched_at,
-            content_type=content_type,
+            parser=self._feeds,
         )
-        details = {
-            "bozo": parsed.bozo,
-            "bozo_error": parsed.bozo_error,
-            "discovered_feed_url": parsed.discovered_feed_url,
-            "notes": (*waited, *parsed.notes),
-            "declared_interval_s": parsed.declared_interval_s,
-        }
-        if not parsed.entries and parsed.is_html:
-            found = parsed.discovered_feed_url
-            hint = f"; the page links a feed: {found}" if found else "; no feed link found"
-            error = f"not a feed ({_media_type(content_type) or 'HTML'}){hint}"
-            return FeedPoll(status="error", error=error, error_class="permanent", **base, **details)
-        if not parsed.entries and not parsed.version and parsed.bozo:
-            error = f"not a feed: {parsed.bozo_error}"
-            return FeedPoll(status="error", error=error, error_class="permanent", **base, **details)
-        return FeedPoll(status="ok", entries=parsed.entries, **base, **details)
 
     async def _fetch_page(self, url: str, fetched_at: datetime) -> PageFetch:
         await self._preflight(url)  # a refused URL says so, not "robots.txt unavailable"
         if self.settings.respect_robots:
             refusal = await self._robots_refusal(url)
             if refusal:
-                error_class = "transient" if "unavailable" in refusal else "permanent"
+                kind = "transient" if "unavailable" in refusal else "permanent"
                 return PageFetch(
                     url=url,
                     fetched_at=fetched_at,
                     status="error",
                     error=f"skipped: {refusal}",
-                    error_class=error_class,
+                    error_class=kind,
                 )
         response = await self.get(url, headers={"Accept": PAGE_ACCEPT})
         failure = status_error(response)
@@ -440,34 +261,10 @@ class Fetcher:
             content_type=response.headers.get("content-type"),
             body=response.body if failure is None else None,
             error=None if failure is None else str(failure),
-            error_class=None if failure is None else _error_class(failure),
+            error_class=None if failure is None else error_class(failure),
             redirects=response.redirects,
             retry_after_s=response.retry_after_s,
         )
-
-    async def _parse(self, content: bytes, **kwargs: object) -> ParsedFeed:
-        """parse_feed in a worker thread; the deadline starts when the parse starts.
-
-        A thread cannot be killed: a parse past its deadline keeps its worker until it
-        ends, and its slot is only freed then, so later parses are not starved unseen.
-        """
-        await self._parse_slots.acquire()
-        call = functools.partial(
-            parse_feed, content, max_entries=self.settings.max_entries_per_feed, **kwargs
-        )
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
-        except BaseException:
-            self._parse_slots.release()
-            raise
-        future.add_done_callback(lambda _: self._parse_slots.release())
-        try:
-            async with asyncio.timeout(self.settings.feed_parse_timeout):
-                return await asyncio.shield(future)
-        except TimeoutError:
-            raise PermanentFetchError(
-                f"feed parse exceeded the {self.settings.feed_parse_timeout:g} s deadline"
-            ) from None
 
     # ----------------------------------------------------------------- robots.txt
 
@@ -515,7 +312,7 @@ class Fetcher:
         for attempt in range(1, attempts + 1):
             try:
                 response = await self._request_once(
-                    "GET", url, headers or {}, limit, truncate, notes
+                    Ask("GET", url, headers or {}, limit, truncate), notes
                 )
             except RetryableFetchError as exc:
                 if attempt == attempts:
@@ -551,26 +348,17 @@ class Fetcher:
         No retries (the caller's outbox retries) and no redirects: a 3xx comes back as is,
         so a body is never re-sent to a host nobody checked for it.
         """
-        return await self._request_once(
-            method, url, headers or {}, max_bytes, True, [], content=content, follow=False
-        )
+        ask = Ask(method, url, headers or {}, max_bytes, True, content=content, follow=False)
+        return await self._request_once(ask, [])
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.backoff_base * 2 ** (attempt - 1)
         return min(self.settings.backoff_max, base * random.uniform(0.5, 1.5))
 
-    async def _request_once(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        limit: int,
-        truncate: bool,
-        notes: list[str],
-        *,
-        content: bytes | None = None,
-        follow: bool = True,
-    ) -> Response:
+    async def _request_once(self, ask: Ask, notes: list[str]) -> Response:
+        """One attempt at ``ask`` (its redirects included) under the host's pause, the
+        concurrency limits and the total deadline; waits it made go into ``notes``."""
+        url = ask.url
         target = _checked_url(url)
         host = target.host.lower()
         total = self.settings.total_timeout
@@ -586,35 +374,26 @@ class Fetcher:
                     notes.append(self._waited_note(host, waited))
                 try:
                     async with asyncio.timeout(total):
-                        return await self._follow(
-                            method, url, headers, limit, truncate, content, follow
-                        )
+                        return await self._follow(ask)
                 except TimeoutError:
                     raise TransientFetchError(
                         f"timed out after {total:g} s (total deadline, body included)", url=url
                     ) from None
 
-    async def _follow(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        limit: int,
-        truncate: bool,
-        content: bytes | None,
-        follow: bool,
-    ) -> Response:
+    async def _follow(self, ask: Ask) -> Response:
         assert self._client is not None, "use Fetcher as an async context manager"
-        current = url
+        current = ask.url
         redirects: list[str] = []
         for _hop in range(self.settings.max_redirects + 1):
             await self._preflight(current)  # every hop: scheme and SSRF, before connecting
             target = _checked_url(current)
-            request = self._client.build_request(method, target, headers=headers, content=content)
+            request = self._client.build_request(
+                ask.method, target, headers=ask.headers, content=ask.content
+            )
             async with _translated(current):
                 response = await self._client.send(request, stream=True)
                 try:
-                    if follow and response.status_code in REDIRECT_STATUSES:
+                    if ask.follow and response.status_code in REDIRECT_STATUSES:
                         location = response.headers.get(STASHED_LOCATION)
                         if not location:
                             raise PermanentFetchError(
@@ -625,11 +404,13 @@ class Fetcher:
                         current = urljoin(current, location.strip())
                         redirects.append(current)
                         continue
-                    body = await _read_body(response, limit, truncate)
+                    body = await read_bounded(
+                        response.aiter_raw(), response.headers, ask.limit, ask.truncate
+                    )
                 finally:
                     await response.aclose()
             return Response(
-                url=url,
+                url=ask.url,
                 final_url=current,
                 status=response.status_code,
                 reason=response.reason_phrase,
@@ -638,7 +419,9 @@ class Fetcher:
                 redirects=tuple(redirects),
                 retry_after_s=parse_retry_after(response.headers.get("retry-after"), utc_now()),
             )
-        raise PermanentFetchError(f"too many redirects ({self.settings.max_redirects})", url=url)
+        raise PermanentFetchError(
+            f"too many redirects ({self.settings.max_redirects})", url=ask.url
+        )
 
     async def _preflight(self, url: str) -> None:
         """Raise the scheme or SSRF refusal for ``url`` without connecting anywhere."""
@@ -706,23 +489,23 @@ class Fetcher:
         return slot
 
 
+class SendOptions(TypedDict, total=False):
+    """:meth:`Fetcher.send`'s keyword arguments (its signature holds the defaults)."""
+
+    content: bytes
+    headers: Mapping[str, str] | None
+    max_bytes: int
+
+
 def request_blocking(
-    settings: Settings,
-    method: str,
-    url: str,
-    *,
-    content: bytes = b"",
-    headers: Mapping[str, str] | None = None,
-    max_bytes: int = 64 * 1024,
+    settings: Settings, method: str, url: str, **options: Unpack[SendOptions]
 ) -> Response:
     """:meth:`Fetcher.send` for synchronous callers (alert delivery), also from a thread
     that already runs an event loop. Raises ``FetchError`` like ``send``."""
 
     async def go() -> Response:
         async with Fetcher(settings) as fetcher:
-            return await fetcher.send(
-                method, url, content=content, headers=headers, max_bytes=max_bytes
-            )
+            return await fetcher.send(method, url, **options)
 
     return run_async(go())
 
@@ -739,6 +522,17 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 # --------------------------------------------------------------------- helpers
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The validators of a conditional GET: ``If-None-Match`` / ``If-Modified-Since`` for
+    the ETag and Last-Modified a previous answer gave (none for what it did not)."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 def status_error(response: Response) -> FetchError | None:
@@ -820,29 +614,6 @@ def _checked_url(url: str) -> httpx.URL:
     return target
 
 
-async def _read_body(response: httpx.Response, limit: int, truncate: bool) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit and not truncate:
-        raise PermanentFetchError(
-            f"body exceeds {_size(limit)} (Content-Length {_size(int(declared))})"
-        )
-    decoder = BoundedDecoder(response.headers.get("content-encoding"), limit)
-    parts: list[bytes] = []
-    raw_size = 0
-    try:
-        async for chunk in response.aiter_raw():
-            raw_size += len(chunk)
-            if raw_size > limit:  # compressed bigger than the cap: decoded is too
-                raise BodyTooLarge(b"".join(parts))
-            parts.append(decoder.decode(chunk))
-        parts.append(decoder.flush())
-    except BodyTooLarge as exc:
-        if truncate:
-            return exc.partial[:limit]
-        raise PermanentFetchError(f"body exceeds {_size(limit)} (after decompression)") from None
-    return b"".join(parts)
-
-
 @contextlib.asynccontextmanager
 async def _translated(url: str):  # type: ignore[no-untyped-def]
     """Turn httpx/OS exceptions into our error tree, each with one clear line."""
@@ -876,7 +647,7 @@ async def _translated(url: str):  # type: ignore[no-untyped-def]
         raise RetryableFetchError(f"connection failed: {_reason(exc)}", url=url) from exc
 
 
-def _retrieve(future: asyncio.Future[object]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
 
@@ -906,36 +677,6 @@ def _internal(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def _size(n: int) -> str:
-    mib = 1024 * 1024
-    if n >= mib:
-        return f"{n / mib:g} MiB"
-    if n >= 1024:
-        return f"{n / 1024:g} KiB"
-    return f"{n} bytes"
-
-
-def _media_type(content_type: str | None) -> str | None:
-    return content_type.split(";", 1)[0].strip().lower() if content_type else None
-
-
-def _error_class(exc: FetchError) -> str:
-    return "transient" if isinstance(exc, TransientFetchError) else "permanent"
-
-
-def _feed_error(source: Source, fetched_at: datetime, exc: FetchError) -> FeedPoll:
-    return FeedPoll(
-        source_id=source.id,
-        url=source.url,
-        status="error",
-        fetched_at=fetched_at,
-        http_status=exc.status,
-        error=str(exc),
-        error_class=_error_class(exc),
-        retry_after_s=getattr(exc, "retry_after_s", None),
-    )
-
-
 def _page_error(url: str, fetched_at: datetime, exc: FetchError) -> PageFetch:
     return PageFetch(
         url=url,
@@ -943,7 +684,7 @@ def _page_error(url: str, fetched_at: datetime, exc: FetchError) -> PageFetch:
         status="error",
         http_status=exc.status,
         error=str(exc),
-        error_class=_error_class(exc),
+        error_class=error_class(exc),
         retry_after_s=getattr(exc, "retry_after_s", None),
     )
 
@@ -957,7 +698,10 @@ __all__ = [
     "Fetcher",
     "HostPause",
     "Response",
+    "SendOptions",
+    "conditional_headers",
     "parse_retry_after",
     "request_blocking",
+    "run_async",
     "status_error",
 ]

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from newswatch.core.errors import PermanentFetchError
-from newswatch.extractors.http import MAX_DECODED_PIECE, BodyTooLarge, BoundedDecoder
+from newswatch.extractors.decoding import MAX_DECODED_PIECE, BodyTooLarge, BoundedDecoder
 from tests.hostile.helpers import HOSTILE_SETTINGS, MIB, fetch
 from tests.hostile.server import deflate_bomb, gzip_bomb
 from tests.localserver import Route, routes_handler, serve
