@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from newswatch.core.records import FeedState, Source
+from newswatch.extractors import transport
 from newswatch.extractors.http import parse_retry_after
 from tests.hostile.helpers import HOSTILE_SETTINGS, fetch, poll
 from tests.hostile.server import GOOD_FEED, feed_route, item, rss
@@ -169,11 +177,16 @@ def test_page_over_the_cap_is_refused() -> None:
         # RFC 9309: `*` and `$` wildcards (urllib.robotparser lets /a.pdf through)
         (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/docs/a.pdf", "error",
          "skipped: disallowed by robots.txt"),
+        (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/a.pdf", "error",
+         "skipped: disallowed by robots.txt"),
         (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/docs/a.pdf.html", "ok", None),
+        # `$` anchors the end of path *and* query (protego): a query after .pdf is let through
+        (Route(200, b"User-agent: *\nDisallow: /*.pdf$\n"), "/a.pdf?x", "ok", None),
         (Route(200, b"User-agent: *\nDisallow: /*/print/\n"), "/news/print/1", "error",
          "skipped: disallowed by robots.txt"),
         # RFC 9309: the longest match wins, whatever the order (urllib takes the first)
         (Route(200, b"User-agent: *\nDisallow: /\nAllow: /news/\n"), "/news/1", "ok", None),
+        (Route(200, b"User-agent: *\nAllow: /news/\nDisallow: /\n"), "/news/1", "ok", None),
         (Route(200, b"User-agent: *\nDisallow: /\nAllow: /news/\n"), "/shop/1", "error",
          "skipped: disallowed by robots.txt"),
         (Route(200, b"User-agent: *\nAllow: /news/\nDisallow: /news/private/\n"),
@@ -280,3 +293,128 @@ def test_a_feed_that_waited_for_a_host_pause_says_so() -> None:
     assert any("paused for 0.2 s (HTTP 429, Retry-After 3600 s, capped" in n for n in a.notes)
     assert b.status == "ok"
     assert any(n.startswith("waited 0.2 s: 127.0.0.1 asked for a pause") for n in b.notes)
+
+
+# ------------------------------------------------------------------ TLS to a checked address
+
+TLS_HOST = "feeds.test"  # resolved by the test's resolver only: the fetcher dials 127.0.0.1
+
+
+def _certificate(
+    name: str, issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for ``name`` (a CA when ``issuer`` is None), valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    issuer_name, signer = issuer or (subject, key)
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+    return builder.sign(signer, hashes.SHA256()), key
+
+
+@contextmanager
+def serve_tls(
+    cert_name: str, log: list[RecordedRequest], server_names: list[str | None]
+) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """An HTTPS server on 127.0.0.1 whose certificate (from a test CA) names ``cert_name``;
+    records the SNI each client sent. Yields the port and a client context trusting the CA."""
+    ca, ca_key = _certificate("newswatch test CA")
+    leaf, leaf_key = _certificate(cert_name, (ca.subject, ca_key))
+    with tempfile.TemporaryDirectory() as folder:
+        pem = Path(folder) / "server.pem"
+        pem.write_bytes(
+            leaf.public_bytes(serialization.Encoding.PEM)
+            + leaf_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_side.load_cert_chain(pem)
+
+    def record_sni(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    server_side.sni_callback = record_sni
+    server = QuietServer(("127.0.0.1", 0), routes_handler({"/p": PAGE}, log))
+    server.socket = server_side.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    client_side = ssl.create_default_context(
+        cadata=ca.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    try:
+        yield server.server_address[1], client_side
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+async def _tls_host_is_local(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"] if host == TLS_HOST else []
+
+
+TLS_SETTINGS = replace(HOSTILE_SETTINGS, respect_robots=False, retries=0)
+
+
+def test_tls_to_the_checked_address_keeps_the_host_name_for_sni_and_the_certificate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fetcher dials the checked address, but TLS is the name's: SNI, Host header and
+    the certificate's name check all say feeds.test, not 127.0.0.1."""
+    log: list[RecordedRequest] = []
+    names: list[str | None] = []
+    with serve_tls(TLS_HOST, log, names) as (port, trusts_test_ca):
+        monkeypatch.setattr(transport, "ssl_context", lambda: trusts_test_ca)
+        (page,) = fetch(
+            [f"https://{TLS_HOST}:{port}/p"], settings=TLS_SETTINGS, resolver=_tls_host_is_local
+        )
+    assert page.status == "ok", page.error
+    assert page.body == PAGE.body
+    assert names == [TLS_HOST]
+    (request,) = log
+    assert request.headers["Host"] == f"{TLS_HOST}:{port}"
+
+
+def test_tls_refuses_a_certificate_for_another_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[RecordedRequest] = []
+    names: list[str | None] = []
+    with serve_tls("other.test", log, names) as (port, trusts_test_ca):
+        monkeypatch.setattr(transport, "ssl_context", lambda: trusts_test_ca)
+        (page,) = fetch(
+            [f"https://{TLS_HOST}:{port}/p"], settings=TLS_SETTINGS, resolver=_tls_host_is_local
+        )
+    assert page.status == "error" and page.error_class == "permanent"
+    assert (page.error or "").startswith("TLS error: ")
+    assert "Hostname mismatch, certificate is not valid for 'feeds.test'" in (page.error or "")
+    assert names == [TLS_HOST]
+    assert log == []
+
+
+def test_tls_verifies_certificates_by_default() -> None:
+    """Without the test's trust (the fetcher's own context), the test CA is not trusted."""
+    log: list[RecordedRequest] = []
+    names: list[str | None] = []
+    with serve_tls(TLS_HOST, log, names) as (port, _trusts_test_ca):
+        (page,) = fetch(
+            [f"https://{TLS_HOST}:{port}/p"], settings=TLS_SETTINGS, resolver=_tls_host_is_local
+        )
+    assert page.status == "error" and page.error_class == "permanent"
+    assert "certificate verify failed" in (page.error or "")
+    assert names == [TLS_HOST]
+    assert log == []
