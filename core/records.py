@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -213,10 +214,11 @@ class PageFailureRecord:
     final_url: str | None = None
 
     @classmethod
-    def from_entry(cls, entry: FeedEntry, **fields: object) -> PageFailureRecord:
-        """The failure of ``entry``'s page; it carries the entry so it can be fetched again."""
+    def from_entry(cls, entry: FeedEntry, **fields: Any) -> PageFailureRecord:
+        """The failure of ``entry``'s page (``fields``: the failure's own fields, by name); it
+        carries the entry so it can be fetched again."""
         kept = {name: getattr(entry, name) for name in FeedEntry.__dataclass_fields__}
-        return cls(**kept, **fields)  # type: ignore[arg-type]
+        return cls(**kept, **fields)
 
     def entry(self) -> FeedEntry:
         """The feed entry to fetch again (sequences staged as lists come back as tuples)."""

@@ -126,6 +126,8 @@ class Settings:
         # staging, snapshots and alert files live beside the chosen database
         db_dir = Path(str(values["db_path"])).parent
         values["data_dir"] = _absolute(Path(str(values.get("data_dir", db_dir))))
+        # each value has its field's type (_coerce converts by the default's type; overrides
+        # come typed from the caller), which mypy cannot follow through a str -> object dict
         return replace(cls(), **values)  # type: ignore[arg-type]
 
     @property

@@ -13,6 +13,7 @@ disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict, Unpack
 
 import pyarrow as pa
 
@@ -74,12 +75,21 @@ class TableSpec:
         return replace(self, columns=(*self.columns, column))
 
 
-def _c(name: str, duck: str = "VARCHAR", **kw: object) -> Column:
-    return Column(name, duck, **kw)  # type: ignore[arg-type]
+class _Options(TypedDict, total=False):
+    """``Column``'s keyword fields the helpers pass on (``nullable`` is theirs to set)."""
+
+    default: str | None
+    primary_key: bool
+    staged: bool
+    staged_as: str | None
 
 
-def _nn(name: str, duck: str = "VARCHAR", **kw: object) -> Column:
-    return Column(name, duck, nullable=False, **kw)  # type: ignore[arg-type]
+def _c(name: str, duck: str = "VARCHAR", **kw: Unpack[_Options]) -> Column:
+    return Column(name, duck, **kw)
+
+
+def _nn(name: str, duck: str = "VARCHAR", **kw: Unpack[_Options]) -> Column:
+    return Column(name, duck, nullable=False, **kw)
 
 
 def _pk(name: str, duck: str = "VARCHAR") -> Column:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -99,11 +100,11 @@ def page_failures(
     return {f.url: f for f in known}, [_failure(row) for row in due]
 
 
-def _failure(row: tuple[object, ...]) -> PageFailureRecord:
+def _failure(row: tuple[Any, ...]) -> PageFailureRecord:
     values = dict(zip(_FAILURE_FIELDS, row, strict=True))
-    values["authors"] = tuple(values["authors"] or ())  # type: ignore[arg-type]
-    values["tags"] = tuple(values["tags"] or ())  # type: ignore[arg-type]
-    return PageFailureRecord(**values)  # type: ignore[arg-type]
+    values["authors"] = tuple(values["authors"] or ())
+    values["tags"] = tuple(values["tags"] or ())
+    return PageFailureRecord(**values)
 
 
 def identity_candidates(
@@ -211,8 +212,8 @@ def resolve_entity(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
     ).fetchone()
     if row:
         return str(row[0])
-    row = con.execute("SELECT 1 FROM mentions WHERE entity_id = $q LIMIT 1", {"q": entity})
-    return entity if row.fetchone() else None
+    mentioned = con.execute("SELECT 1 FROM mentions WHERE entity_id = $q LIMIT 1", {"q": entity})
+    return entity if mentioned.fetchone() else None
 
 
 def entity_candidates(

@@ -316,7 +316,10 @@ def new_stories(
         """,
         {"until": window.until, "new_since": window.new_since, "limit": limit},
     ).fetchall()
-    return tuple(NewStory(*row[:5], int(row[5]), int(row[6])) for row in rows)
+    return tuple(
+        NewStory(story_id, title, outlet, url, day, int(articles), int(outlets))
+        for story_id, title, outlet, url, day, articles, outlets, _first_seen_at in rows
+    )
 
 
 def emerging_terms(

@@ -89,7 +89,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection) -> None:
 
 def _docid_is_rowid(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(f"SELECT count(*) FROM {INDEX_SCHEMA}.docs WHERE docid <> rowid").fetchone()
-    return bool(row) and row[0] == 0
+    return row is not None and row[0] == 0
 
 
 def search(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 20) -> list[SearchHit]:

@@ -109,7 +109,8 @@ def last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[RunRow, ...]:
         """,
         {"limit": limit},
     ).fetchall()
-    return tuple(RunRow(*row[:-1], errors=tuple(row[-1])) for row in rows)
+    # the last column, errors, is a DuckDB list: the record holds a tuple
+    return tuple(RunRow(*(*row[:-1], tuple(row[-1]))) for row in rows)
 
 
 def feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[FeedRow, ...]:
@@ -180,7 +181,8 @@ def feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[FeedRow, ...]:
         """,
         {"since": now - timedelta(hours=24)} if has_polls else {},
     ).fetchall()
-    return tuple(FeedRow(*row[:-1], pauses=tuple(row[-1])) for row in rows)
+    # the last column, pauses, is a DuckDB list: the record holds a tuple
+    return tuple(FeedRow(*(*row[:-1], tuple(row[-1]))) for row in rows)
 
 
 def pending_alerts(con: duckdb.DuckDBPyConnection, limit: int = 50) -> tuple[PendingAlert, ...]:

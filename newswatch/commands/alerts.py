@@ -13,7 +13,7 @@ from newswatch.core.errors import ConfigError
 from newswatch.core.settings import DEFAULT_ALERTS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "alerts", help="list, send or test alerts", description="The alerts outbox and rules."
     )

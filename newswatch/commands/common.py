@@ -73,7 +73,7 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
     values: dict[str, object] = dict(overrides)
     if db is not None:
         values["db_path"] = db
-    return Settings.from_env(**values)
+    return Settings.from_env(None, **values)
 
 
 def ingest_inputs(

@@ -8,7 +8,7 @@ from pathlib import Path
 from newswatch.install_check import LOCK_FILE, drift, read_lock, version_lines
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "doctor",
         help="compare the installed packages with the lock (constraints.txt)",

@@ -38,7 +38,7 @@ SHOWN_FIELDS = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "extract",
         help="extract article text and metadata from files or URLs (JSON lines)",
@@ -69,9 +69,10 @@ def run_extract(args: argparse.Namespace) -> int:
     for source in args.inputs:
         fetch = fetched[source] if source in fetched else read_file(source)
         failures += fetch.status != "ok"
-        record = article_json(extract_fetched(fetch))
+        article = extract_fetched(fetch)
+        record = article_json(article)
         if args.max_chars is not None:
-            record["text"] = record["text"][: args.max_chars]
+            record["text"] = article.text[: args.max_chars]
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return 1 if failures else 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from newswatch.commands.common import add_db_argument, settings_from_args
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write an HTML trend report (one file, opens offline)",

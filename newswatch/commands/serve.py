@@ -28,7 +28,7 @@ TIMEZONE = "UTC"
 SCHEDULE_SLUG = "daily-0600"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the ingest flow on a schedule in this process (no worker needed)",
@@ -96,9 +96,10 @@ def handle(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         sources, allow_private = ingest_inputs(stack, args, settings)
         parameters = serve_parameters(args, sources, allow_private)
+        unreachable: tuple[type[BaseException], ...] = (*API_TRANSPORT_ERRORS, RuntimeError)
         try:
             _serve(args.cron, parameters)
-        except (*API_TRANSPORT_ERRORS, RuntimeError) as exc:
+        except unreachable as exc:
             # RuntimeError: Prefect's client "Failed to reach API at URL"
             if isinstance(exc, RuntimeError) and not failed_to_reach_api(exc):
                 raise

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from newswatch.warehouse.feed_admin import FeedReset
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sources",
         help="list the source catalogue or check that each source answers",
@@ -105,12 +105,10 @@ def handle_list(args: argparse.Namespace) -> int:
 def handle_check(args: argparse.Namespace) -> int:
     sources = [s for s in load_sources(args.sources or DEFAULT_SOURCES) if s.enabled]
     settings = settings_from_args(args)
-    overrides: dict[str, object] = {}
     if args.allow_private:
-        overrides["allow_private"] = (*settings.allow_private, *args.allow_private)
+        settings = replace(settings, allow_private=(*settings.allow_private, *args.allow_private))
     if args.timeout is not None:
-        overrides["total_timeout"] = args.timeout
-    settings = replace(settings, **overrides)  # type: ignore[arg-type]
+        settings = replace(settings, total_timeout=args.timeout)
     checkable = [s for s in sources if BASE_PLACEHOLDER not in s.url]
     polls = asyncio.run(check_sources(checkable, settings))
     by_id = {poll.source_id: poll for poll in polls}

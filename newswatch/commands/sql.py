@@ -14,7 +14,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ _REFUSED_MARKERS = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = subparsers.add_parser(
         "sql",
         help="run a read-only SQL query on the warehouse",
@@ -247,7 +247,7 @@ def write_relation(relation: duckdb.DuckDBPyRelation, fmt: str, out: Path | None
 
 
 def write_rows(
-    columns: list[str], rows: list[tuple[object, ...]], fmt: str, out: Path | None
+    columns: list[str], rows: Sequence[tuple[object, ...]], fmt: str, out: Path | None
 ) -> None:
     if fmt == "parquet":
         if out is None:
@@ -266,7 +266,7 @@ def write_rows(
 
 
 def _write_text(
-    columns: list[str], rows: list[tuple[object, ...]], fmt: str, stream: TextIO
+    columns: list[str], rows: Sequence[tuple[object, ...]], fmt: str, stream: TextIO
 ) -> None:
     if fmt == "csv":
         writer = csv.writer(stream)
@@ -280,7 +280,7 @@ def _write_text(
         _write_table(columns, rows, stream)
 
 
-def _write_table(columns: list[str], rows: list[tuple[object, ...]], stream: TextIO) -> None:
+def _write_table(columns: list[str], rows: Sequence[tuple[object, ...]], stream: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 

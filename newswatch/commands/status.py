@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from newswatch.warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status",
         help="last runs, feeds with their next poll and cadence, pending alerts, staged batches",

@@ -14,7 +14,7 @@ from newswatch.warehouse.why_queries import Explanation, explain
 SNIPPET_CHARS = 160
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "why",
         help="explain one article: fetch, extraction, date, matches, verdict, story, alerts",

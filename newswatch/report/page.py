@@ -8,7 +8,7 @@ hostile string got through.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from urllib.parse import quote, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -269,7 +269,11 @@ def _emerging_terms(body: Element, data: ReportData) -> None:
 
 
 def _table(
-    parent: Element, headings: tuple[str, ...], rows: list[tuple[str, ...]], *, numeric: set[int]
+    parent: Element,
+    headings: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    *,
+    numeric: set[int],
 ) -> None:
     table = SubElement(parent, "table")
     _header_row(table, headings, numeric=numeric)
