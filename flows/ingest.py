@@ -16,7 +16,6 @@ data is an :class:`IngestFailed` carrying the same summary, so an in-process cal
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,65 +25,17 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from newswatch.core.errors import NewswatchError
-from newswatch.core.records import IngestBatch, RunRecord
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
+from newswatch.core.summaries import IngestSummary
 from newswatch.extractors.alerts import load_alert_config
-from newswatch.extractors.emerging import emerging_term_records
+from newswatch.extractors.batch import assemble, failed_feeds, ingest_batch, run_record
 from newswatch.extractors.entities import load_catalogue
-from newswatch.extractors.provenance import package_versions, settings_json
 from newswatch.extractors.sources import load_sources
 from newswatch.flows import stages, tasks
 from newswatch.flows.alerting import SendReport
 from newswatch.flows.writer import one_writer
 from newswatch.warehouse.load import LoadReport
 from newswatch.warehouse.staging import staged_batches
-
-MAX_REASON_FEEDS = 3  # failed feeds named in a Failed state's message (all are in the artifact)
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    run_id: str
-    feeds_polled: int
-    feeds_failed: int
-    feeds_unchanged: int
-    feeds_skipped: int
-    new_entries: int
-    new_articles: int
-    on_topic_articles: int
-    mentions: int
-    stories: int
-    batches_loaded: int
-    batches_left: int
-    load_message: str
-    alerts_raised: int
-    alerts_sent: int
-    alerts_failed: int
-    alert_errors: tuple[str, ...]
-    failed_feeds: tuple[tuple[str, str], ...]
-    seconds: float
-
-    def to_markdown(self) -> str:
-        lines = [
-            f"# newswatch ingest {self.run_id}",
-            "",
-            "| feeds polled | failed | unchanged | backing off | new articles | stories "
-            "| on-topic | mentions | alerts sent | seconds |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-            f"| {self.feeds_polled} | {self.feeds_failed} | {self.feeds_unchanged} "
-            f"| {self.feeds_skipped} | {self.new_articles} | {self.stories} "
-            f"| {self.on_topic_articles} | {self.mentions} | {self.alerts_sent} "
-            f"| {self.seconds:.1f} |",
-            "",
-            f"Load: {self.load_message}",
-        ]
-        if self.failed_feeds:
-            lines += ["", "## Failed feeds", ""]
-            lines += [f"- `{source}`: {error}" for source, error in self.failed_feeds]
-        if self.alert_errors:
-            lines += ["", "## Alert delivery problems", ""]
-            lines += [f"- {error}" for error in self.alert_errors]
-        return "\n".join(lines)
 
 
 class IngestFailed(NewswatchError):
@@ -98,7 +49,7 @@ class IngestFailed(NewswatchError):
     def __init__(
         self,
         reason: str,
-        summary: dict[str, object],
+        summary: IngestSummary,
         load_error: BaseException | None = None,
     ) -> None:
         super().__init__(reason)
@@ -106,24 +57,8 @@ class IngestFailed(NewswatchError):
         self.summary = summary
         self.load_error = load_error
 
-    def __reduce__(self) -> tuple[type[IngestFailed], tuple[str, dict[str, object]]]:
+    def __reduce__(self) -> tuple[type[IngestFailed], tuple[str, IngestSummary]]:
         return (type(self), (self.reason, self.summary))
-
-
-def failure_reason(summary: IngestSummary) -> str | None:
-    """Why a run failed its purpose, or None when it did not (partial failures do not)."""
-    reasons = []
-    if summary.feeds_polled and summary.feeds_failed == summary.feeds_polled:
-        named = "; ".join(f"{sid}: {err}" for sid, err in summary.failed_feeds[:MAX_REASON_FEEDS])
-        more = len(summary.failed_feeds) - MAX_REASON_FEEDS
-        named += f"; and {more} more" if more > 0 else ""
-        reasons.append(
-            f"every polled source failed ({summary.feeds_failed} of {summary.feeds_polled}): "
-            f"{named}"
-        )
-    if summary.batches_left:
-        reasons.append(f"batch not loaded: {summary.load_message}")
-    return "; ".join(reasons) or None
 
 
 def load_or_report(settings: Settings) -> tuple[LoadReport, BaseException | None]:
@@ -153,7 +88,7 @@ def ingest(
     min_poll_interval: float | None = None,
     max_poll_interval: float | None = None,
     force: bool = False,
-) -> dict[str, object]:
+) -> IngestSummary:
     """Poll every due source once, load what is new, raise and send alerts.
 
     Safe to re-run: loads are idempotent and an alert exists once per (rule, story, channel).
@@ -164,7 +99,7 @@ def ingest(
     (seconds) override settings for the cadence stored after this run. ``force`` polls every
     enabled source, ignoring cadence and failure backoff (``newswatch run --force``).
 
-    Returns the summary (a dict); when the run failed its purpose (see the module
+    Returns the :class:`IngestSummary`; when the run failed its purpose (see the module
     docstring) returns a Failed state instead, whose data is an :class:`IngestFailed`
     carrying the summary: an in-process call then raises that IngestFailed.
     """
@@ -182,54 +117,29 @@ def ingest(
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
     outcome = tasks.poll_feeds(source_list, settings, respect_cadence, max_feeds, force)
-    polls = outcome.polls
-    entries = tasks.select_new_entries(polls, settings)
+    entries = tasks.select_new_entries(outcome.polls, settings)
     pages = tasks.fetch_pages(entries, settings)
     articles = tasks.extract_articles(pages, entries, settings)
     judged = tasks.match_and_group(entries, pages, articles, catalogue, settings)
 
-    records, mentions = stages.to_records(judged, stages.with_outlets(source_list), started_at)
-    aliases, page_failures = stages.identity_records(judged)  # new URLs of stored articles
-    raised = tasks.raise_alerts(alert_config, records, mentions, catalogue, settings)
+    assembled = assemble(judged, source_list, started_at)
+    raised = tasks.raise_alerts(
+        alert_config, assembled.articles, assembled.mentions, catalogue, settings
+    )
     raised += stages.feed_health_alerts(
-        alert_config, outcome.states, source_list, records, settings
+        alert_config, outcome.states, source_list, assembled.articles, settings
     )
-    failed = tuple((p.source_id, p.error or "error") for p in polls if p.status == "error")
-    run = RunRecord(
-        run_id=stages.new_run_id(started_at),
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        flow_run_id=flow_run.get_id(),
-        feeds_polled=len(polls),
-        feeds_failed=len(failed),
-        feeds_unchanged=sum(p.status == "not_modified" for p in polls),
-        new_articles=len(records),
-        on_topic_articles=sum(r.on_topic for r in records),
-        mentions=len(mentions),
-        errors=tuple(f"{source}: {error}" for source, error in failed),
-        catalogue_version=catalogue.version,
-        settings_json=settings_json(settings),
-        package_versions=package_versions(),
+    run = run_record(assembled, started_at, catalogue, settings, flow_run.get_id(), outcome.polls)
+    tasks.stage(
+        ingest_batch(assembled, run, catalogue, source_list, outcome.polls, outcome.states, raised),
+        settings,
     )
-    batch = IngestBatch(
-        run=run,
-        articles=tuple(records),
-        mentions=tuple(mentions),
-        feed_polls=tuple(polls),
-        feed_states=tuple(outcome.states),
-        sources=tuple(source_list),
-        alerts=tuple(raised),
-        entities=catalogue.entities,
-        emerging_terms=tuple(emerging_term_records(records, catalogue, run.run_id, started_at)),
-        aliases=tuple(aliases),
-        page_failures=tuple(page_failures),
-    )
-    tasks.stage(batch, settings)
     report, load_error = load_or_report(settings)
     if load_error is None:
         sent = tasks.send_alerts(alert_config, settings)
     else:  # the warehouse just failed a write: leave the outbox for the next run
         sent = SendReport(errors=("no alerts sent: the load failed; the next run sends them",))
+    failed = failed_feeds(outcome.polls)
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)
 
@@ -243,7 +153,7 @@ def ingest(
         new_articles=report.articles_added,
         on_topic_articles=run.on_topic_articles,
         mentions=report.mentions_added,
-        stories=len({r.story_id for r in records}),
+        stories=assembled.stories,
         batches_loaded=report.batches_loaded,
         batches_left=report.batches_left,
         load_message=report.message,
@@ -256,11 +166,11 @@ def ingest(
     )
     create_markdown_artifact(summary.to_markdown(), key="ingest-summary")
     logger.info(summary.to_markdown())
-    reason = failure_reason(summary)
+    reason = summary.failure_reason()
     if reason is None:
-        return asdict(summary)
+        return summary
     logger.error("ingest run failed: %s", reason)
-    failure = IngestFailed(reason, asdict(summary), load_error)
+    failure = IngestFailed(reason, summary, load_error)
     # an in-process caller gets ``failure`` raised, never this state
     return Failed(message=reason, data=failure)  # type: ignore[return-value]
 

@@ -6,12 +6,10 @@ the same code can be called without Prefect (tests call these directly).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from newswatch.core.errors import WarehouseLocked
@@ -23,7 +21,6 @@ from newswatch.core.records import (
     FeedEntry,
     FeedPoll,
     FeedState,
-    MatchResult,
     MentionRecord,
     PageFailureRecord,
     PageFetch,
@@ -31,7 +28,7 @@ from newswatch.core.records import (
 )
 from newswatch.core.settings import Settings
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
-from newswatch.extractors.date_trust import date_confidence, date_flag
+from newswatch.extractors.batch import Judged
 from newswatch.extractors.dedup import StoryIndex, signature
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.feed_state import due_sources, next_state
@@ -159,27 +156,6 @@ def extract(
     return extract_many(list(zip(pages, entries, strict=True)), workers=settings.workers)
 
 
-NO_MATCH = MatchResult(mentions=(), relevance=0.0, on_topic=False)
-
-
-@dataclass(frozen=True)
-class Judged:
-    """One fetched page, judged: a new article (with its matches and story), another URL of
-    a stored article (``alias``), or an error page to fetch again (``failure``)."""
-
-    entry: FeedEntry
-    page: PageFetch
-    article: ExtractedArticle
-    match: MatchResult
-    article_id: str  # for an alias: the stored article it is a copy of
-    story_id: str
-    signature: tuple[int, ...]
-    outcome: str = "new"  # new | alias | failed
-    body_hash: str | None = None
-    alias: ArticleAliasRecord | None = None
-    failure: PageFailureRecord | None = None
-
-
 def judge(
     entries: Sequence[FeedEntry],
     pages: Sequence[PageFetch],
@@ -206,19 +182,10 @@ def judge(
     out: list[Judged] = []
     for i, (entry, page, article) in enumerate(zip(entries, pages, articles, strict=True)):
         link, sig, ident, error = links[i], sigs[i], idents[i], errors[i]
-        base = {"entry": entry, "page": page, "article": article, "signature": sig}
+        base = Judged(entry=entry, page=page, article=article, signature=sig)
         if error is not None:
             failure = next_failure(previous.get(link), entry, link, page, error, now)
-            out.append(
-                Judged(
-                    **base,
-                    match=NO_MATCH,
-                    article_id="",
-                    story_id="",
-                    outcome="failed",
-                    failure=failure,
-                )
-            )
+            out.append(replace(base, outcome="failed", failure=failure))
             continue
         this_id = article_id(article.canonical_url)
         copy = copy_of(this_id, article.canonical_url, ident, entry.source_id, seen)
@@ -235,13 +202,8 @@ def judge(
             )
             story = copy.story_id or index.story_of(copy.article_id) or copy.article_id
             out.append(
-                Judged(
-                    **base,
-                    match=NO_MATCH,
-                    article_id=copy.article_id,
-                    story_id=story,
-                    outcome="alias",
-                    alias=alias,
+                replace(
+                    base, article_id=copy.article_id, story_id=story, outcome="alias", alias=alias
                 )
             )
             continue
@@ -252,8 +214,8 @@ def judge(
             StoredBody(this_id, entry.source_id, story_id, article.title, body_hash, content, sig)
         )
         out.append(
-            Judged(
-                **base,
+            replace(
+                base,
                 match=matcher.match(article.text, title=article.title),
                 article_id=this_id,
                 story_id=story_id,
@@ -316,68 +278,6 @@ def _known_identities(
     return stored, aliases, previous
 
 
-def to_records(
-    judged: Sequence[Judged], outlets: dict[str, str], first_seen_at: datetime
-) -> tuple[list[ArticleRecord], list[MentionRecord]]:
-    """Article and mention rows of the new articles (aliases and error pages have none)."""
-    articles: list[ArticleRecord] = []
-    mentions: list[MentionRecord] = []
-    for item in (j for j in judged if j.outcome == "new"):
-        a = item.article
-        articles.append(
-            ArticleRecord(
-                article_id=item.article_id,
-                source_id=item.entry.source_id,
-                outlet=outlets.get(item.entry.source_id, item.entry.source_id),
-                url=normalise_url(item.entry.link),
-                canonical_url=a.canonical_url,
-                title=a.title or item.entry.title or None,
-                text=a.text,
-                summary=item.entry.summary,
-                author=a.author or (", ".join(item.entry.authors) or None),
-                published_at=a.published_at,
-                date_method=a.date_method,
-                first_seen_at=first_seen_at,
-                language=a.language,
-                status=a.status,
-                status_reason=a.status_reason,
-                content_hash=a.content_hash,
-                story_id=item.story_id,
-                relevance=item.match.relevance,
-                on_topic=item.match.on_topic,
-                guid=item.entry.guid,
-                http_status=item.page.http_status,
-                final_url=item.page.final_url,
-                story_signature=item.signature,
-                date_confidence=date_confidence(a.date_method),
-                date_flag=date_flag(a.published_at, first_seen_at),
-                relevance_rule=item.match.rule,
-                body_hash=item.body_hash,
-            )
-        )
-        mentions.extend(
-            MentionRecord(
-                article_id=item.article_id,
-                entity_id=m.entity_id,
-                count=m.count,
-                first_offset=m.first_offset,
-                snippet=m.snippet,
-                alias=m.alias,
-            )
-            for m in item.match.mentions
-        )
-    return articles, mentions
-
-
-def identity_records(
-    judged: Sequence[Judged],
-) -> tuple[list[ArticleAliasRecord], list[PageFailureRecord]]:
-    """The aliases (new URLs of stored articles) and failed page fetches of a batch."""
-    aliases = [j.alias for j in judged if j.alias is not None]
-    failures = [j.failure for j in judged if j.failure is not None]
-    return aliases, failures
-
-
 def raise_alerts(
     config: AlertConfig,
     articles: Sequence[ArticleRecord],
@@ -431,30 +331,15 @@ def feed_health_alerts(
     return health_alerts(config, verdicts, sources, available, now)
 
 
-def new_run_id(started_at: datetime) -> str:
-    stamp = started_at.strftime("%Y%m%dT%H%M%S")
-    salt = hashlib.sha1(f"{started_at.isoformat()}{threading.get_ident()}".encode()).hexdigest()
-    return f"{stamp}-{salt[:8]}"
-
-
-def with_outlets(sources: Sequence[Source]) -> dict[str, str]:
-    return {s.id: s.name for s in sources}
-
-
 __all__ = [
-    "Judged",
     "PollOutcome",
     "extract",
     "feed_health_alerts",
     "fetch",
-    "identity_records",
     "judge",
     "new_entries",
-    "new_run_id",
     "poll",
     "raise_alerts",
     "read_feed_states",
     "run_async",
-    "to_records",
-    "with_outlets",
 ]

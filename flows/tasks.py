@@ -16,18 +16,16 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newswatch.core.records import (
-    AlertRecord,
-    ArticleRecord,
     ExtractedArticle,
     FeedEntry,
     FeedPoll,
     IngestBatch,
-    MentionRecord,
     PageFetch,
     Source,
 )
 from newswatch.core.settings import Settings
 from newswatch.extractors.alerts import AlertConfig
+from newswatch.extractors.batch import Judged
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.matcher import Matcher
 from newswatch.flows import stages
@@ -79,7 +77,7 @@ def match_and_group(
     articles: Sequence[ExtractedArticle],
     catalogue: Catalogue,
     settings: Settings,
-) -> list[stages.Judged]:
+) -> list[Judged]:
     return stages.judge(entries, pages, articles, Matcher(catalogue), settings)
 
 
@@ -88,15 +86,8 @@ def stage(batch: IngestBatch, settings: Settings) -> Path:
     return stage_batch(batch, settings.staging_dir)
 
 
-@task(name="raise-alerts", cache_policy=NO_CACHE)
-def raise_alerts(
-    config: AlertConfig,
-    articles: Sequence[ArticleRecord],
-    mentions: Sequence[MentionRecord],
-    catalogue: Catalogue,
-    settings: Settings,
-) -> list[AlertRecord]:
-    return stages.raise_alerts(config, articles, mentions, catalogue, settings)
+# the plain function as it is: same arguments, same result
+raise_alerts = task(name="raise-alerts", cache_policy=NO_CACHE)(stages.raise_alerts)
 
 
 @task(name="send-alerts", cache_policy=NO_CACHE, retries=0)

@@ -28,6 +28,7 @@ from types import FrameType
 
 from newswatch.core.errors import WarehouseLocked
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
+from newswatch.core.summaries import IngestSummary
 from newswatch.extractors.feed_state import due_sources, next_due_at
 from newswatch.extractors.sources import load_sources
 from newswatch.warehouse import queries
@@ -84,13 +85,13 @@ class WatchReport:
     feeds_polled: int = 0
     new_articles: int = 0
     failed_runs: int = 0
-    summaries: list[dict[str, object]] = field(default_factory=list)
+    summaries: list[IngestSummary] = field(default_factory=list)
 
 
 def watch(
     options: WatchOptions,
     stop: StopFlag,
-    on_run: Callable[[dict[str, object]], None] | None = None,
+    on_run: Callable[[IngestSummary], None] | None = None,
 ) -> WatchReport:
     """Run ticks until ``stop`` is set (or ``max_runs`` ingest runs); returns the tallies."""
     settings = Settings.from_env(
@@ -117,7 +118,7 @@ def watch(
                     on_run(summary)
                 if summary is None:
                     stop.wait(min(FAILED_TICK_PAUSE, options.max_sleep))
-                elif summary["batches_left"] or not summary["feeds_polled"]:
+                elif summary.batches_left or not summary.feeds_polled:
                     # not loaded (a writer holds the lock) or nothing polled: the stored
                     # state did not move, so do not spin; the next run loads what is staged
                     stop.wait(min(options.min_interval, options.max_sleep))
@@ -135,13 +136,13 @@ def seconds_until(when: datetime | None, now: datetime, max_sleep: float) -> flo
 
 def _run_batch(
     worker: ThreadPoolExecutor, options: WatchOptions, report: WatchReport
-) -> dict[str, object] | None:
+) -> IngestSummary | None:
     from newswatch.flows.ingest import (  # imports Prefect only when a batch runs
         IngestFailed,
         ingest,
     )
 
-    future: Future[dict[str, object]] = worker.submit(
+    future: Future[IngestSummary] = worker.submit(
         ingest,
         sources=options.sources,
         db=options.db,
@@ -162,13 +163,13 @@ def _run_batch(
         report.failed_runs += 1
         log.error("ingest run failed: %s", exc)
         return None
-    report.feeds_polled += int(summary["feeds_polled"])  # type: ignore[call-overload]
-    report.new_articles += int(summary["new_articles"])  # type: ignore[call-overload]
+    report.feeds_polled += summary.feeds_polled
+    report.new_articles += summary.new_articles
     report.summaries.append(summary)
     return summary
 
 
-def _wait(future: Future[dict[str, object]]) -> dict[str, object]:
+def _wait(future: Future[IngestSummary]) -> IngestSummary:
     """The result, waiting in short slices so the main thread's signal handlers run."""
     while True:
         try:

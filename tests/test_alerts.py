@@ -70,8 +70,8 @@ def test_flow_sends_one_message_per_new_story_and_none_on_rerun(
             "select story_id from articles where on_topic group by story_id having count(*) > 1"
         ).fetchall()
     assert syndicated, "the sample's syndicated copy should share its original's story"
-    assert received_first == stories == first["alerts_sent"]
-    assert second["alerts_raised"] == 0 and len(log.received) == received_first
+    assert received_first == stories == first.alerts_sent
+    assert second.alerts_raised == 0 and len(log.received) == received_first
     ids = [headers["webhook-id"] for headers, _ in log.received]
     assert len(set(ids)) == len(ids)
     headers, body = log.received[0]

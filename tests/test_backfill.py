@@ -18,7 +18,9 @@ import pytest
 from newswatch.cli import main
 from newswatch.core.records import Source
 from newswatch.core.settings import SAMPLE_DIR, Settings
-from newswatch.flows.backfill import backfill, discover
+from newswatch.core.summaries import BackfillSummary
+from newswatch.extractors.sitemap_crawl import discover
+from newswatch.flows.backfill import backfill
 from newswatch.sample import serve_sample, write_sample_sources
 from tests.localserver import Route, routes_handler, serve
 
@@ -54,7 +56,7 @@ def stored(db: Path) -> tuple[set[str], int, int, int]:
     return {u.split("/", 3)[3] for u in urls}, counts[0], counts[1], counts[2]
 
 
-def run(sources: Path, db: Path, **params: object) -> dict[str, object]:
+def run(sources: Path, db: Path, **params: object) -> BackfillSummary:
     return backfill(sources=str(sources), db=str(db), allow_private=["127.0.0.1"], **params)  # type: ignore[return-value]
 
 
@@ -66,14 +68,14 @@ def test_backfill_loads_every_page_since_the_date_once_and_raises_no_alerts(
     first = run(sources, db, since=SINCE, batch_size=10)
     urls, articles, mentions, alerts = stored(db)
     assert urls == pages_since(SINCE)
-    assert first["articles_added"] == articles == len(pages_since(SINCE))
-    assert first["urls_listed"] == EXPECTED["totals"]["pages"]
-    assert first["batches"] == -(-articles // 10)
+    assert first.articles_added == articles == len(pages_since(SINCE))
+    assert first.urls_listed == EXPECTED["totals"]["pages"]
+    assert first.batches == -(-articles // 10)
     assert mentions > 0 and alerts == 0
 
     again = run(sources, db, since=SINCE, batch_size=10)
-    assert again["articles_added"] == 0 and again["pages_to_fetch"] == 0
-    assert again["already_stored"] == articles
+    assert again.articles_added == 0 and again.pages_to_fetch == 0
+    assert again.already_stored == articles
     assert stored(db)[1:] == (articles, mentions, 0)
 
 
@@ -189,6 +191,6 @@ def test_killed_backfill_rerun_ends_with_the_rows_of_a_clean_run(
     assert 0 < partial < EXPECTED["totals"]["pages"]  # killed mid-way
 
     resumed = run(sources, killed_db, since="2026-06-01", batch_size=100)
-    assert resumed["already_stored"] >= partial
+    assert resumed.already_stored >= partial
     assert stored(killed_db) == stored(clean_db)
     assert stored(clean_db)[0] == set(EXPECTED["pages"])

@@ -27,6 +27,7 @@ import duckdb
 import pytest
 
 from newswatch.core.settings import SAMPLE_DIR
+from newswatch.core.summaries import IngestSummary
 from newswatch.extractors import page_retry
 from newswatch.sample import PLACEHOLDER, serve_sample, write_sample_sources
 from tests.localserver import QuietServer, RecordedRequest, Route, routes_handler, serve
@@ -66,11 +67,10 @@ def counts(db: Path) -> Counts:
     )
 
 
-def run_ingest(sources: Path, db: Path) -> dict:
+def run_ingest(sources: Path, db: Path) -> IngestSummary:
     from newswatch.flows.ingest import ingest
 
     summary = ingest(sources=str(sources), db=str(db), allow_private=LOOPBACK)
-    assert isinstance(summary, dict), summary
     return summary
 
 
@@ -82,7 +82,7 @@ class TwoPorts:
     db: Path
     bases: tuple[str, str]
     after: list[Counts] = field(default_factory=list)
-    summaries: list[dict] = field(default_factory=list)
+    summaries: list[IngestSummary] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_the_sample_on_two_ports_leaves_53_articles_not_106(two_ports: TwoPorts)
     assert first.articles == PAGES == 53
     assert moved.articles == PAGES and later.articles == PAGES
     assert moved.mentions == first.mentions > 0
-    assert two_ports.summaries[1]["new_articles"] == 0
+    assert two_ports.summaries[1].new_articles == 0
     assert moved.aliases == PAGES  # every page of the second port, recorded as an alias
     with duckdb.connect(str(two_ports.db), read_only=True) as con:
         rows = con.execute(
@@ -126,7 +126,7 @@ def test_the_move_raises_no_new_alert(two_ports: TwoPorts) -> None:
 
 
 def test_aliased_urls_are_skipped_like_stored_ones(two_ports: TwoPorts) -> None:
-    assert two_ports.summaries[2]["new_entries"] == 0
+    assert two_ports.summaries[2].new_entries == 0
     assert two_ports.after[2].aliases == two_ports.after[1].aliases
 
 
@@ -201,7 +201,7 @@ def test_an_outlet_moving_host_and_url_scheme_adds_aliases_not_articles(
         summary = run_ingest(sources, two_ports.db)
     after = counts(two_ports.db)
     assert pages == 10
-    assert summary["new_articles"] == 0
+    assert summary.new_articles == 0
     assert (after.articles, after.mentions) == (before.articles, before.mentions)
     assert after.aliases == before.aliases + pages
     assert (after.alerts, after.deliveries) == (before.alerts, before.deliveries)
@@ -260,7 +260,7 @@ def test_a_feed_of_404_pages_leaves_0_articles_and_n_failed_fetches(
         fetched_first = len(page_gets(log))
         log.clear()
         again = run_ingest(sources, db)  # the retry is not due yet
-    assert first["new_articles"] == 0 and again["new_articles"] == 0
+    assert first.new_articles == 0 and again.new_articles == 0
     assert one(db, "select count(*) from articles") == 0
     assert fetched_first == len(paths)
     assert page_gets(log) == []
@@ -297,12 +297,12 @@ def test_a_page_that_is_404_first_and_live_later_is_stored_on_a_later_run(
         routes["/feed.xml"] = Route(200, feed_of(base, ["/p/late.html"]), {})
         sources = one_source(tmp_path, base, "late")
         first = run_ingest(sources, db)
-        assert first["new_articles"] == 0
+        assert first.new_articles == 0
         assert one(db, "select count(*) from page_failures where status = 'pending'") == 1
         live["now"] = True
         routes["/feed.xml"] = Route(200, feed_of(base, []), {})  # the item left the feed
         second = run_ingest(sources, db)
-    assert second["new_articles"] == 1
+    assert second.new_articles == 1
     with duckdb.connect(str(db), read_only=True) as con:
         stored = con.execute("select url, status, length(text), title from articles").fetchall()
         failure = con.execute("select status, attempts from page_failures").fetchall()

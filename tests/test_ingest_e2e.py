@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from newswatch.core.settings import SAMPLE_DIR
+from newswatch.core.summaries import IngestSummary
 from newswatch.sample import serve_sample, write_sample_sources
 from tests.localserver import Route, routes_handler, serve
 
@@ -97,7 +98,7 @@ def first_run(
     tmp_path_factory: pytest.TempPathFactory,
     sample_site: str,
     corpus_site: str,
-) -> tuple[Path, Path, dict]:
+) -> tuple[Path, Path, IngestSummary]:
     from newswatch.flows.ingest import ingest
 
     tmp = tmp_path_factory.mktemp("e2e")
@@ -107,18 +108,22 @@ def first_run(
     return db, sources, summary
 
 
-def test_ingest_loads_every_sample_and_corpus_article(first_run: tuple[Path, Path, dict]) -> None:
+def test_ingest_loads_every_sample_and_corpus_article(
+    first_run: tuple[Path, Path, IngestSummary],
+) -> None:
     db, _, summary = first_run
     pages = expected_sample()["totals"]["pages"]
     assert pages >= 40
     stored = count(db, "select count(*) from articles")
     assert stored >= pages + len(CORPUS_PAGES) - 1  # the syndicated copy may share a URL
-    assert summary["new_articles"] == stored
+    assert summary.new_articles == stored
     empty = count(db, "select count(*) from articles where status = 'ok' and length(text) < 200")
     assert empty == 0
 
 
-def test_ingest_stores_mentions_of_named_entities(first_run: tuple[Path, Path, dict]) -> None:
+def test_ingest_stores_mentions_of_named_entities(
+    first_run: tuple[Path, Path, IngestSummary],
+) -> None:
     db, _, _ = first_run
     with duckdb.connect(str(db), read_only=True) as con:
         names = {
@@ -139,10 +144,10 @@ def test_ingest_stores_mentions_of_named_entities(first_run: tuple[Path, Path, d
 
 
 def test_broken_and_unreachable_feeds_are_reported_not_fatal(
-    first_run: tuple[Path, Path, dict],
+    first_run: tuple[Path, Path, IngestSummary],
 ) -> None:
     db, _, summary = first_run
-    failed = dict(summary["failed_feeds"])
+    failed = dict(summary.failed_feeds)
     unreachable = [sid for sid, _ in failed.items() if "unreachable" in sid]
     assert unreachable, f"unreachable source not reported: {failed}"
     assert all(error for error in failed.values())
@@ -159,7 +164,7 @@ def test_broken_and_unreachable_feeds_are_reported_not_fatal(
     assert count(db, f"select count(*) from feed_polls where source_id = '{broken}' and bozo") == 1
 
 
-def test_second_run_adds_no_rows(first_run: tuple[Path, Path, dict]) -> None:
+def test_second_run_adds_no_rows(first_run: tuple[Path, Path, IngestSummary]) -> None:
     from newswatch.flows.ingest import ingest
 
     db, sources, _ = first_run
@@ -167,7 +172,7 @@ def test_second_run_adds_no_rows(first_run: tuple[Path, Path, dict]) -> None:
     summary = ingest(sources=str(sources), db=str(db), allow_private=["127.0.0.1"])
     after = [count(db, f"select count(*) from {t}") for t in ("articles", "mentions")]
     assert after == before
-    assert summary["new_articles"] == 0
+    assert summary.new_articles == 0
 
 
 def test_readme_commands_run_sample_and_query(tmp_path: Path) -> None:

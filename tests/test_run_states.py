@@ -173,8 +173,8 @@ def test_every_source_unreachable_is_failed_in_prefect_with_the_reason(
     # an in-process caller gets the reason and the summary
     failed = state.result(raise_on_failure=False)
     assert isinstance(failed, IngestFailed)
-    assert failed.summary["feeds_failed"] == failed.summary["feeds_polled"] == 2
-    assert failed.summary["batches_left"] == 0
+    assert failed.summary.feeds_failed == failed.summary.feeds_polled == 2
+    assert failed.summary.batches_left == 0
 
 
 def test_one_good_and_one_bad_source_completes_listing_the_failure(
@@ -197,7 +197,7 @@ def test_one_good_and_one_bad_source_completes_listing_the_failure(
     stored = flow_run(state.state_details.flow_run_id)
     assert stored.state is not None and stored.state.type.value == "COMPLETED"
     summary = state.result()
-    assert summary["feeds_polled"] == 2 and dict(summary["failed_feeds"]).keys() == {"bad"}
+    assert summary.feeds_polled == 2 and dict(summary.failed_feeds).keys() == {"bad"}
     assert "`bad`: connection failed" in summary_artifact(state.state_details.flow_run_id)
     assert articles_of(db, "good") == len(PAGES)
 

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
+from newswatch.core.summaries import IngestSummary
 from newswatch.flows.watch import StopFlag, WatchOptions, seconds_until, watch
 from newswatch.warehouse.queries import feed_states
 from tests.localserver import serve
@@ -172,8 +173,8 @@ def test_watch_ingests_new_entries_on_the_next_due_tick_and_polls_quiet_feeds_le
         max_runs=3,
     )
 
-    def publish_after_run(summary: dict[str, object]) -> None:
-        server.publish("busy", f"fresh-{summary['run_id']}")
+    def publish_after_run(summary: IngestSummary) -> None:
+        server.publish("busy", f"fresh-{summary.run_id}")
 
     report = watch(options, StopFlag(), on_run=publish_after_run)
 

@@ -30,6 +30,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from bench.extract.corpus import aeb_pages
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.core.settings import Settings
+from newswatch.extractors.batch import chunks
 from newswatch.flows import stages
 from newswatch.flows.backfill import CHUNK_PAGES, extract_on_runner
 
@@ -116,11 +117,10 @@ def main() -> None:
     )
 
     def client_map() -> list[ExtractedArticle]:
-        starts = range(0, n, CHUNK_PAGES)
         futures = client.map(
             chunk_on_worker,
-            [pages[s : s + CHUNK_PAGES] for s in starts],
-            [entries[s : s + CHUNK_PAGES] for s in starts],
+            list(chunks(pages, CHUNK_PAGES)),
+            list(chunks(entries, CHUNK_PAGES)),
             settings=single,
             pure=False,
         )

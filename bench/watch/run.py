@@ -259,6 +259,7 @@ def main() -> int:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ["NEWSWATCH_EXTRACT_WORKERS"] = str(args.extract_workers)
 
+    from newswatch.core.summaries import IngestSummary
     from newswatch.flows.watch import StopFlag, WatchOptions, watch
 
     work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
@@ -300,11 +301,11 @@ def main() -> int:
 
     latest: dict[str, float] = {}
 
-    def on_run(summary: dict[str, object]) -> None:
+    def on_run(summary: IngestSummary) -> None:
         # the loop's thread, between runs: no other connection to the file is open
         latest.update(current_intervals(Path(str(options.db))))
         if first_run.is_set():
-            run_seconds.append(float(summary["seconds"]))  # type: ignore[arg-type]
+            run_seconds.append(summary.seconds)
         first_run.set()
 
     def conductor() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.core.settings import DEFAULT_SOURCES
+from newswatch.core.summaries import BackfillSummary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -88,11 +89,11 @@ def handle(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     print(format_summary(summary, settings.db_path))
-    return 75 if summary["batches_left"] else 0
+    return 75 if summary.batches_left else 0
 
 
 def validated_days(args: argparse.Namespace) -> tuple[str, str | None]:
-    from newswatch.flows.backfill import parse_day
+    from newswatch.extractors.sitemap_crawl import parse_day
 
     since = parse_day(args.since)
     if args.until is not None and parse_day(args.until, end_of_day=True) < since:
@@ -102,20 +103,18 @@ def validated_days(args: argparse.Namespace) -> tuple[str, str | None]:
     return args.since, args.until
 
 
-def format_summary(summary: dict[str, object], db_path: Path) -> str:
+def format_summary(summary: BackfillSummary, db_path: Path) -> str:
     lines = [
         "",
-        f"newswatch backfill  ({summary['seconds']:.1f} s, extraction {summary['extraction']})",
-        f"  sitemaps read     {summary['sitemaps_read']} from {summary['sources']} source(s)",
-        f"  URLs listed       {summary['urls_listed']}  ({summary['urls_in_range']} in range, "
-        f"{summary['undated_kept']} of them undated; {summary['already_stored']} already stored)",
-        f"  pages fetched     {summary['pages_to_fetch']}  ({summary['pages_failed']} failed) "
-        f"in {summary['batches']} batch(es)",
-        f"  articles added    {summary['articles_added']}  ({summary['on_topic_articles']} "
-        f"on-topic, {summary['mentions_added']} mentions); no alerts for history",
+        f"newswatch backfill  ({summary.seconds:.1f} s, extraction {summary.extraction})",
+        f"  sitemaps read     {summary.sitemaps_read} from {summary.sources} source(s)",
+        f"  URLs listed       {summary.urls_listed}  ({summary.urls_in_range} in range, "
+        f"{summary.undated_kept} of them undated; {summary.already_stored} already stored)",
+        f"  pages fetched     {summary.pages_to_fetch}  ({summary.pages_failed} failed) "
+        f"in {summary.batches} batch(es)",
+        f"  articles added    {summary.articles_added}  ({summary.on_topic_articles} "
+        f"on-topic, {summary.mentions_added} mentions); no alerts for history",
         f"  database          {db_path}",
     ]
-    errors = summary["sitemap_errors"]
-    assert isinstance(errors, tuple | list)
-    lines += [f"  sitemap problem   {error}" for error in errors]
+    lines += [f"  sitemap problem   {error}" for error in summary.sitemap_errors]
     return "\n".join(lines)

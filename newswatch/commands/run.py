@@ -9,8 +9,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
-from newswatch.core.errors import NewswatchError
+from newswatch.core.errors import NewswatchError, PrefectApiLost
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
+from newswatch.core.summaries import IngestSummary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,16 +65,16 @@ def handle(args: argparse.Namespace) -> int:
                 "one; nothing was fetched or written."
             ) from exc
         except API_TRANSPORT_ERRORS as exc:  # the API went away mid-run, after retries
-            raise NewswatchError(
+            raise PrefectApiLost(
                 f"lost the Prefect API during the run ({exc}); what was staged or loaded is "
                 "kept and the next run completes it (loads are idempotent)."
             ) from exc
     print(format_summary(summary, settings.db_path))
     if load_error is not None:
         raise load_error  # the CLI's one line and exit code for it, as before
-    if summary["batches_left"]:
+    if summary.batches_left:
         return 75  # EX_TEMPFAIL: the batch is staged, the next run loads it
-    if summary["feeds_polled"] and summary["feeds_failed"] == summary["feeds_polled"]:
+    if summary.every_feed_failed:
         return 69  # EX_UNAVAILABLE: no source answered
     return 0
 
@@ -110,29 +111,26 @@ def prepare_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-def format_summary(summary: dict[str, object], db_path: Path) -> str:
-    failed = summary["failed_feeds"]
-    assert isinstance(failed, tuple | list)
+def format_summary(summary: IngestSummary, db_path: Path) -> str:
+    failed = summary.failed_feeds
     lines = [
         "",
-        f"newswatch run {summary['run_id']}  ({summary['seconds']:.1f} s)",
-        f"  feeds polled      {summary['feeds_polled']}"
-        f"  (failed {summary['feeds_failed']}, unchanged {summary['feeds_unchanged']}, "
-        f"backing off {summary['feeds_skipped']})",
-        f"  new entries       {summary['new_entries']}",
-        f"  new articles      {summary['new_articles']}"
-        f"  ({summary['on_topic_articles']} on-topic, {summary['stories']} stories)",
-        f"  mentions          {summary['mentions']}",
-        f"  alerts            {summary['alerts_raised']} raised, {summary['alerts_sent']} sent, "
-        f"{summary['alerts_failed']} pending retry",
-        f"  database          {db_path}  ({summary['load_message']})",
+        f"newswatch run {summary.run_id}  ({summary.seconds:.1f} s)",
+        f"  feeds polled      {summary.feeds_polled}"
+        f"  (failed {summary.feeds_failed}, unchanged {summary.feeds_unchanged}, "
+        f"backing off {summary.feeds_skipped})",
+        f"  new entries       {summary.new_entries}",
+        f"  new articles      {summary.new_articles}"
+        f"  ({summary.on_topic_articles} on-topic, {summary.stories} stories)",
+        f"  mentions          {summary.mentions}",
+        f"  alerts            {summary.alerts_raised} raised, {summary.alerts_sent} sent, "
+        f"{summary.alerts_failed} pending retry",
+        f"  database          {db_path}  ({summary.load_message})",
     ]
-    if summary["feeds_polled"] and len(failed) == summary["feeds_polled"]:
+    if summary.feeds_polled and len(failed) == summary.feeds_polled:
         lines.append(f"  sources reachable 0/{len(failed)}: every source failed (exit 69)")
     for source_id, error in failed:
         lines.append(f"  failed feed       {source_id}: {error}")
-    errors = summary["alert_errors"]
-    assert isinstance(errors, tuple | list)
-    for error in errors:
+    for error in summary.alert_errors:
         lines.append(f"  alert problem     {error}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.commands.run import prepare_prefect_environment
 from newswatch.core.settings import DEFAULT_ALERTS
+from newswatch.core.summaries import IngestSummary
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -89,11 +90,11 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run(summary: dict[str, object]) -> None:
+def _print_run(summary: IngestSummary) -> None:
     print(
-        f"run {summary['run_id']}: {summary['feeds_polled']} feeds polled "
-        f"({summary['feeds_failed']} failed, {summary['feeds_unchanged']} unchanged), "
-        f"{summary['new_articles']} new articles, {summary['alerts_sent']} alerts sent "
-        f"[{summary['load_message']}]",
+        f"run {summary.run_id}: {summary.feeds_polled} feeds polled "
+        f"({summary.feeds_failed} failed, {summary.feeds_unchanged} unchanged), "
+        f"{summary.new_articles} new articles, {summary.alerts_sent} alerts sent "
+        f"[{summary.load_message}]",
         flush=True,
     )
