@@ -51,3 +51,8 @@ class WarehouseError(NewswatchError):
 
 class WarehouseLocked(WarehouseError):
     """Another process holds the DuckDB file lock."""
+
+
+class PrefectApiLost(NewswatchError):
+    """The Prefect API stopped answering during a run (after the client's retries). What was
+    staged or loaded is kept; the next run completes it."""

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -28,7 +29,13 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_INPUTS = ("pyproject.toml", "README.md")
-PACKAGE_FOLDERS = ("newswatch", "extractors", "warehouse", "flows", "seeds")
+# The folders the wheel is built from: newswatch/ and every folder pyproject maps under it.
+PACKAGE_FOLDERS = (
+    "newswatch",
+    *tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ].values(),
+)
 TIMEOUT = 600
 
 pytestmark = pytest.mark.slow

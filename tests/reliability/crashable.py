@@ -137,7 +137,7 @@ def main() -> int:
     install()
     from newswatch.cli import main as cli_main
 
-    code = cli_main(sys.argv[1:])
+    code = cli_main(sys.argv[1:], exit_at_once_on_lost_api=True)  # as the console script does
     crash_point("end")
     return code
 
