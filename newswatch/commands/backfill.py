@@ -12,7 +12,7 @@ from newswatch.core.settings import DEFAULT_SOURCES
 from newswatch.core.summaries import BackfillSummary
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "backfill",
         help="load past articles listed by the sources' sitemaps",

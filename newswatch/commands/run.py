@@ -14,7 +14,7 @@ from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 from newswatch.core.summaries import IngestSummary
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="poll every source once and load what is new",
