@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.cli import build_parser
+from newswatch.cli import build_parser, main
 from newswatch.commands import serve
 from tests.prefect_server import NEWSWATCH
 
@@ -101,14 +101,16 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize("cron", ["bad", "61 * * * *", "* * * *", "0 25 * * *"])
 def test_serve_refuses_a_bad_cron_in_one_line_before_prefect_starts(
-    cron: str, tmp_path: Path
+    cron: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = serve_cli(["--cron", cron, "--db", "nw.duckdb"], tmp_path)
-    assert result.returncode == 78, result.stderr
-    assert result.stdout == ""
-    [line] = result.stderr.splitlines()
+    """In process (the one subprocess smoke test of serve is the next one)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--cron", cron, "--db", "nw.duckdb"]) == 78
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
     assert line.startswith(f"newswatch: configuration error: --cron {cron!r} is not a cron")
-    assert not list((tmp_path / "cwd").iterdir())  # nothing written
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_serve_without_its_prefect_server_says_so_in_one_line(tmp_path: Path) -> None:
