@@ -17,15 +17,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 # before Prefect is imported: its ephemeral server needs long to start on a busy 2-core box
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# `python bench/backfill/run.py` as well as `python -m bench.backfill.run`
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from bench.extract.corpus import aeb_pages
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
