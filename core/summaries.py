@@ -7,9 +7,39 @@ command can name them without importing Prefect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from newswatch.core.records import RunRecord
 
 MAX_REASON_FEEDS = 3  # failed feeds named in a Failed state's message (all are in the artifact)
+
+
+class LoadCounts(Protocol):
+    """What a summary takes from a load (``warehouse/load.LoadReport``)."""
+
+    @property
+    def batches_loaded(self) -> int: ...
+    @property
+    def batches_left(self) -> int: ...
+    @property
+    def articles_added(self) -> int: ...
+    @property
+    def mentions_added(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+
+
+class SendCounts(Protocol):
+    """What a summary takes from sending alerts (``flows/alerting.SendReport``)."""
+
+    @property
+    def sent(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def errors(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +63,45 @@ class IngestSummary:
     alert_errors: tuple[str, ...]
     failed_feeds: tuple[tuple[str, str], ...]  # (source id, error)
     seconds: float
+
+    @classmethod
+    def from_run(
+        cls,
+        run: RunRecord,
+        load: LoadCounts,
+        sent: SendCounts,
+        *,
+        feeds_skipped: int,
+        new_entries: int,
+        stories: int,
+        alerts_raised: int,
+        failed_feeds: Sequence[tuple[str, str]],
+        seconds: float,
+    ) -> IngestSummary:
+        """A run's summary: feed and topic counts from its run record, article and mention
+        counts from what the load added (a repeat dropped at load is not new), delivery
+        from the send."""
+        return cls(
+            run_id=run.run_id,
+            feeds_polled=run.feeds_polled,
+            feeds_failed=run.feeds_failed,
+            feeds_unchanged=run.feeds_unchanged,
+            feeds_skipped=feeds_skipped,
+            new_entries=new_entries,
+            new_articles=load.articles_added,
+            on_topic_articles=run.on_topic_articles,
+            mentions=load.mentions_added,
+            stories=stories,
+            batches_loaded=load.batches_loaded,
+            batches_left=load.batches_left,
+            load_message=load.message,
+            alerts_raised=alerts_raised,
+            alerts_sent=sent.sent,
+            alerts_failed=sent.failed,
+            alert_errors=tuple(sent.errors),
+            failed_feeds=tuple(failed_feeds),
+            seconds=seconds,
+        )
 
     @property
     def every_feed_failed(self) -> bool:

@@ -143,24 +143,14 @@ def ingest(
     for source_id, error in failed:
         logger.warning("feed %s failed: %s", source_id, error)
 
-    summary = IngestSummary(
-        run_id=run.run_id,
-        feeds_polled=run.feeds_polled,
-        feeds_failed=run.feeds_failed,
-        feeds_unchanged=run.feeds_unchanged,
+    summary = IngestSummary.from_run(
+        run,
+        report,
+        sent,
         feeds_skipped=len(outcome.skipped),
         new_entries=len(entries),
-        new_articles=report.articles_added,
-        on_topic_articles=run.on_topic_articles,
-        mentions=report.mentions_added,
         stories=assembled.stories,
-        batches_loaded=report.batches_loaded,
-        batches_left=report.batches_left,
-        load_message=report.message,
         alerts_raised=len(raised),
-        alerts_sent=sent.sent,
-        alerts_failed=sent.failed,
-        alert_errors=sent.errors,
         failed_feeds=failed,
         seconds=time.perf_counter() - started,
     )
