@@ -24,11 +24,12 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from newswatch.core.records import AlertRecord, FeedState, Source
+from newswatch.core.records import AlertRecord, ArticleRecord, FeedState, Source
 from newswatch.extractors.alerts import AlertConfig, alert_id
 from newswatch.extractors.feed_state import retirement_reason
 
@@ -46,6 +47,38 @@ class FeedHealth:
     status: str  # ok | retired | failing | quiet | unknown
     episode: str | None  # the episode's start (ISO minute) or "never"; None when ok
     detail: str
+
+
+class FeedHistory(Protocol):
+    """What the warehouse knows of a feed (``warehouse/health_queries.FeedHistory``)."""
+
+    @property
+    def entry_dates(self) -> Sequence[datetime]: ...  # its newest entries' own dates
+
+    @property
+    def last_new_at(self) -> datetime | None: ...  # when a new article of it was last stored
+
+
+def feed_verdicts(
+    states: Sequence[FeedState],
+    histories: Mapping[str, FeedHistory],
+    articles: Sequence[ArticleRecord],
+    now: datetime,
+) -> list[FeedHealth]:
+    """The health of each polled feed (one verdict per state, in order), from its stored
+    history and this run's new articles: their feed dates join its habit, their first
+    sighting counts as a new entry seen."""
+    verdicts = []
+    for state in states:
+        history = histories.get(state.source_id)
+        mine = [a for a in articles if a.source_id == state.source_id]
+        dates = [*(history.entry_dates if history else ())]
+        dates += [a.published_at for a in mine if a.date_method == "feed" and a.published_at]
+        seen = [a.first_seen_at for a in mine]
+        if history and history.last_new_at:
+            seen.append(history.last_new_at)
+        verdicts.append(judge_feed(state, dates, max(seen, default=None), now))
+    return verdicts
 
 
 def judge_feed(

@@ -1,7 +1,10 @@
 """Plain functions for each ingest stage, composed by the Prefect tasks in flows/tasks.py.
 
 They hold the glue between extractors/ and warehouse/ so that the tasks stay 3-10 lines and
-the same code can be called without Prefect (tests call these directly).
+the same code can be called without Prefect (tests call these directly): each reads what it
+needs from the warehouse (with a logged fallback when the file is locked), calls the pure
+decision in extractors/ (``selection.py``, ``judging.py``, ``alerts.py``, ``health.py``) and
+returns its records.
 """
 
 from __future__ import annotations
@@ -9,13 +12,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from newswatch.core.errors import WarehouseLocked
 from newswatch.core.records import (
     AlertRecord,
-    ArticleAliasRecord,
     ArticleRecord,
     ExtractedArticle,
     FeedEntry,
@@ -29,16 +31,16 @@ from newswatch.core.records import (
 from newswatch.core.settings import Settings
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
 from newswatch.extractors.batch import Judged
-from newswatch.extractors.dedup import StoryIndex, signature
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.feed_state import due_sources, next_state
-from newswatch.extractors.health import health_alerts, judge_feed
+from newswatch.extractors.health import feed_verdicts, health_alerts
 from newswatch.extractors.http import Fetcher, run_async
-from newswatch.extractors.identity import Seen, StoredBody, copy_of, identity_of
+from newswatch.extractors.identity import StoredBody
+from newswatch.extractors.judging import Prepared, judge_pages, prepare
 from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.page_retry import MAX_RETRIES_PER_RUN, is_due, next_failure, page_error
+from newswatch.extractors.page_retry import MAX_RETRIES_PER_RUN
 from newswatch.extractors.pool import extract_many
-from newswatch.extractors.urls import article_id, normalise_url
+from newswatch.extractors.selection import entries_by_link, fresh_entries
 from newswatch.warehouse import alert_queries, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
@@ -106,14 +108,10 @@ def new_entries(
 ) -> list[FeedEntry]:
     """Entries whose link we have not stored yet (as an article or an alias), one per
     normalised link, plus the failed page fetches due again (``extractors/page_retry.py``),
-    listed in a feed this time or not. A failed page not yet due, or given up, is skipped.
+    listed in a feed this time or not. A failed page not yet due, or given up, is skipped
+    (``extractors/selection.py`` decides on what is read here).
     ``retry_failed=False`` (backfill) leaves due retries to the ingest."""
-    by_link: dict[str, FeedEntry] = {}
-    for feed_poll in polls:
-        for entry in feed_poll.entries:
-            link = normalise_url(entry.link)
-            if link and link not in by_link:
-                by_link[link] = entry
+    by_link = entries_by_link(polls)
     try:
         known = queries.known_urls(
             settings.db_path, list(by_link), lock_timeout=read_wait(settings)
@@ -133,13 +131,7 @@ def new_entries(
     except WarehouseLocked as exc:
         log.warning("failed page fetches unavailable (%s); no retries this run", exc)
         failed, due = {}, []
-    fresh = [
-        entry
-        for link, entry in by_link.items()
-        if link not in known and (link not in failed or is_due(failed[link], now))
-    ]
-    fresh += [f.entry() for f in due if f.url not in by_link and f.url not in known]
-    return fresh
+    return fresh_entries(by_link, known, failed, due, now)
 
 
 def fetch(entries: Sequence[FeedEntry], settings: Settings) -> list[PageFetch]:
@@ -165,117 +157,68 @@ def judge(
 ) -> list[Judged]:
     """Sort error pages out, recognise stored articles at new URLs (by canonical URL or by
     body from the same outlet: ``extractors/identity.py``), then match entities, score
-    relevance and group near-duplicates into stories."""
+    relevance and group near-duplicates into stories (``extractors/judging.py``), against
+    what the warehouse holds (each read with a fallback when the file is locked)."""
     now = datetime.now(UTC)
-    links = [normalise_url(e.link) for e in entries]
-    errors = [page_error(p, a) for p, a in zip(pages, articles, strict=True)]
-    sigs = [signature(a.text) for a in articles]
-    idents = [
-        identity_of(a.text, a.title, a.status, sig, a.content_hash) if err is None else None
-        for a, sig, err in zip(articles, sigs, errors, strict=True)
-    ]
-    index = _story_index(settings, now)
-    stored, alias_of_canonical, previous = _known_identities(
-        settings, entries, articles, links, errors, idents, now
+    prepared = prepare(entries, pages, articles)
+    story_rows = _story_signatures(settings, now)
+    stored, alias_of_canonical = _identity_candidates(settings, prepared, now)
+    previous = _previous_failures(settings, prepared.failed_links, now)
+    return judge_pages(
+        prepared,
+        matcher,
+        now,
+        story_rows=story_rows,
+        stored=stored,
+        alias_of_canonical=alias_of_canonical,
+        previous_failures=previous,
     )
-    seen = Seen({s.article_id for s in stored}, alias_of_canonical, list(stored))
-    out: list[Judged] = []
-    for i, (entry, page, article) in enumerate(zip(entries, pages, articles, strict=True)):
-        link, sig, ident, error = links[i], sigs[i], idents[i], errors[i]
-        base = Judged(entry=entry, page=page, article=article, signature=sig)
-        if error is not None:
-            failure = next_failure(previous.get(link), entry, link, page, error, now)
-            out.append(replace(base, outcome="failed", failure=failure))
-            continue
-        this_id = article_id(article.canonical_url)
-        copy = copy_of(this_id, article.canonical_url, ident, entry.source_id, seen)
-        if copy is not None:
-            alias = ArticleAliasRecord(
-                url=link,
-                article_id=copy.article_id,
-                source_id=entry.source_id,
-                canonical_url=article.canonical_url,
-                final_url=page.final_url,
-                reason=copy.reason,
-                similarity=copy.similarity,
-                first_seen_at=now,
-            )
-            story = copy.story_id or index.story_of(copy.article_id) or copy.article_id
-            out.append(
-                replace(
-                    base, article_id=copy.article_id, story_id=story, outcome="alias", alias=alias
-                )
-            )
-            continue
-        story_id = index.assign(this_id, sig)
-        body_hash = ident.body_hash if ident else None
-        content = ident.content_hash if ident else None
-        seen.add(
-            StoredBody(this_id, entry.source_id, story_id, article.title, body_hash, content, sig)
-        )
-        out.append(
-            replace(
-                base,
-                match=matcher.match(article.text, title=article.title),
-                article_id=this_id,
-                story_id=story_id,
-                body_hash=body_hash,
-            )
-        )
-    return out
 
 
-def _story_index(settings: Settings, now: datetime) -> StoryIndex:
-    index = StoryIndex()
+def _story_signatures(settings: Settings, now: datetime) -> list[tuple[str, str, tuple[int, ...]]]:
     try:
-        for known_id, story_id, sig in queries.story_signatures(
+        return queries.story_signatures(
             settings.db_path, now - STORY_WINDOW, lock_timeout=read_wait(settings)
-        ):
-            index.add(known_id, story_id, sig)
+        )
     except WarehouseLocked as exc:
         log.warning("story signatures unavailable (%s); grouping within this run only", exc)
-    return index
+        return []
 
 
-def _known_identities(
-    settings: Settings,
-    entries: Sequence[FeedEntry],
-    articles: Sequence[ExtractedArticle],
-    links: Sequence[str],
-    errors: Sequence[object | None],
-    idents: Sequence[object | None],
-    now: datetime,
-) -> tuple[list[StoredBody], dict[str, str], dict[str, PageFailureRecord]]:
-    """Stored articles new pages may be copies of, aliases by canonical URL, and the
-    stored failures of the pages that failed again (for their attempt count)."""
-    ok = [i for i, error in enumerate(errors) if error is None]
-    failed_links = [links[i] for i, error in enumerate(errors) if error is not None]
+def _identity_candidates(
+    settings: Settings, prepared: Prepared, now: datetime
+) -> tuple[list[StoredBody], dict[str, str]]:
+    """Stored articles the new pages may be copies of, and aliases by canonical URL."""
     try:
-        stored, aliases = queries.identity_candidates(
+        return queries.identity_candidates(
             settings.db_path,
-            [article_id(articles[i].canonical_url) for i in ok],
-            [getattr(idents[i], "body_hash", "") for i in ok if idents[i] is not None],
-            [articles[i].content_hash or "" for i in ok if idents[i] is not None],
-            [articles[i].canonical_url for i in ok],
+            prepared.article_ids,
+            prepared.body_hashes,
+            prepared.content_hashes,
+            prepared.canonical_urls,
             now - STORY_WINDOW,
-            sorted({entries[i].source_id for i in ok}),
+            prepared.source_ids,
             lock_timeout=read_wait(settings),
         )
     except WarehouseLocked as exc:
         log.warning("stored articles unavailable (%s); identity within this run only", exc)
-        stored, aliases = [], {}
+        return [], {}
+
+
+def _previous_failures(
+    settings: Settings, failed_links: Sequence[str], now: datetime
+) -> dict[str, PageFailureRecord]:
+    """The stored failures of the pages that failed again (for their attempt count)."""
+    if not failed_links:
+        return {}
     try:
-        previous, _ = (
-            queries.page_failures(
-                settings.db_path, failed_links, now, due_limit=0, lock_timeout=read_wait(settings)
-            )
-            if failed_links
-            else ({}, [])
+        previous, _ = queries.page_failures(
+            settings.db_path, failed_links, now, due_limit=0, lock_timeout=read_wait(settings)
         )
     except WarehouseLocked as exc:
         log.warning("failed page fetches unavailable (%s); counting from 1", exc)
-        previous = {}
-    return stored, aliases, previous
+        return {}
+    return previous
 
 
 def raise_alerts(
@@ -317,16 +260,7 @@ def feed_health_alerts(
     except WarehouseLocked as exc:
         log.warning("feed history unavailable (%s); judging failures only", exc)
         histories = {}
-    verdicts = []
-    for state in states:
-        history = histories.get(state.source_id)
-        mine = [a for a in articles if a.source_id == state.source_id]
-        dates = [*(history.entry_dates if history else ())]
-        dates += [a.published_at for a in mine if a.date_method == "feed" and a.published_at]
-        seen = [a.first_seen_at for a in mine]
-        if history and history.last_new_at:
-            seen.append(history.last_new_at)
-        verdicts.append(judge_feed(state, dates, max(seen, default=None), now))
+    verdicts = feed_verdicts(states, histories, articles, now)
     available = {c.name for c in config.channels if c.resolve(os.environ)}
     return health_alerts(config, verdicts, sources, available, now)
 
