@@ -4,8 +4,9 @@ The fetcher resolves a host once with :func:`resolve_checked`, refuses it when a
 is loopback, private, link-local, multicast, reserved, unspecified or shared (100.64/10),
 IPv4 and IPv6 alike (IPv4-mapped IPv6 is judged by its IPv4 address), and then connects to
 the *checked* address (``newswatch.extractors.transport``), so a second DNS answer cannot
-rebind the request to an internal address. Hosts or addresses listed in ``allow_private`` pass (tests
-and the offline sample allow ``127.0.0.1``); an entry may also be a network in CIDR form.
+rebind the request to an internal address. Hosts or addresses listed in ``allow_private``
+pass (tests and the offline sample allow ``127.0.0.1``); an entry may also be a network in
+CIDR form.
 """
 
 from __future__ import annotations
