@@ -20,6 +20,7 @@ from newswatch.warehouse.lake import LakeConfig, commit_with_retry, open_lake
 READER_DEADLINE = 120.0
 POLL_INTERVAL = 0.005
 WRITE_GAP = 0.05  # between batches, as a stream of small loads
+MERGE_HOLD = 0.03  # a load's other statements: keeps two writers' transactions overlapping
 
 
 def reader(config: LakeConfig, target: int) -> dict[str, object]:
@@ -86,6 +87,7 @@ def merger(config: LakeConfig, worker: int, batches: int, size: int, go: Path) -
                 "WHEN NOT MATCHED THEN INSERT VALUES (new.key, new.source, new.body)",
                 [f"worker{worker}", low, low + size],
             )
+            time.sleep(MERGE_HOLD)
 
         started = time.monotonic()
         commit_with_retry(con, merge, attempts=20, on_retry=note_retry)
