@@ -4,8 +4,10 @@ so no path is ever formatted into SQL."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:  # annotations only: the CLI reads FORMATS without loading DuckDB
+    import duckdb
 
 FORMATS = ("parquet", "csv")
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from newswatch.core.records import FeedState, PageFailureRecord
-from newswatch.extractors.identity import StoredBody
 from newswatch.warehouse.db import connect, has_table
+
+if TYPE_CHECKING:
+    # identity.py pulls MinHash (datasketch, scipy): imported where the flow needs it, in
+    # identity_candidates, so the analyst commands that read trends here do not pay for it.
+    from newswatch.extractors.identity import StoredBody
 
 _FEED_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 
@@ -125,6 +129,8 @@ def identity_candidates(
     near-duplicates by signature); and {canonical_url: article_id} of aliases with one of
     ``canonical_urls``.
     """
+    from newswatch.extractors.identity import StoredBody
+
     if not Path(db_path).exists():
         return [], {}
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:

@@ -18,16 +18,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TextIO
-
-import duckdb
+from typing import TYPE_CHECKING, TextIO
 
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.core.errors import NewswatchError, WarehouseError
 from newswatch.core.settings import default_snapshot_path, missing_database_message
-from newswatch.warehouse import queries, search, shell
-from newswatch.warehouse.db import connect, lock_down
-from newswatch.warehouse.export import FORMATS, export_tables
+from newswatch.warehouse.export import FORMATS  # no duckdb import: keeps `--help` light
+
+if TYPE_CHECKING:
+    import duckdb
+
+# The handlers import DuckDB and the warehouse modules themselves, so parsing arguments
+# (and `newswatch --help`) does not pay for them.
 
 OUTPUT_FORMATS = ("table", "csv", "json", "parquet")
 _REFUSED_MARKERS = (
@@ -117,6 +119,9 @@ def open_reader(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the snapshot, or to the live file with ``--live``;
     ``sealed`` also cuts it off from the file system (for the user's own statements)."""
+    from newswatch.warehouse import search
+    from newswatch.warehouse.db import connect, lock_down
+
     settings = settings_from_args(args)
     db_path = settings.db_path
     path = db_path
@@ -139,6 +144,10 @@ def open_reader(
 
 
 def handle_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from newswatch.warehouse import shell
+
     settings = settings_from_args(args)
     refuse_warehouse_target(args.out, settings.db_path)
     with open_reader(args, sealed=True) as con:
@@ -155,6 +164,10 @@ def handle_sql(args: argparse.Namespace) -> int:
 
 
 def _query_failure(exc: duckdb.Error) -> str:
+    import duckdb
+
+    from newswatch.warehouse import shell
+
     text = str(exc)
     if isinstance(exc, duckdb.PermissionException) or any(
         marker in text for marker in _REFUSED_MARKERS
@@ -177,6 +190,8 @@ def refuse_warehouse_target(out: Path | None, db_path: Path) -> None:
 
 
 def handle_trends(args: argparse.Namespace) -> int:
+    from newswatch.warehouse import queries
+
     refuse_warehouse_target(args.out, settings_from_args(args).db_path)
     with open_reader(args) as con:
         entity_id = _pick_entity(con, args.entity)
@@ -187,6 +202,8 @@ def handle_trends(args: argparse.Namespace) -> int:
 
 
 def handle_search(args: argparse.Namespace) -> int:
+    from newswatch.warehouse import search
+
     refuse_warehouse_target(args.out, settings_from_args(args).db_path)
     with open_reader(args) as con:
         if not search.has_index(con):
@@ -202,6 +219,8 @@ def handle_search(args: argparse.Namespace) -> int:
 
 
 def handle_export(args: argparse.Namespace) -> int:
+    from newswatch.warehouse.export import export_tables
+
     with open_reader(args) as con:
         written = export_tables(con, args.out, fmt=args.format)
     for name, path in written.items():
@@ -211,6 +230,8 @@ def handle_export(args: argparse.Namespace) -> int:
 
 def _pick_entity(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """An exact id or name, else the only entity whose id or name starts with ``text``."""
+    from newswatch.warehouse import queries
+
     exact = queries.resolve_entity(con, text)
     if exact is not None:
         return exact
