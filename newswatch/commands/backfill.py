@@ -6,10 +6,13 @@ import argparse
 import os
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.core.settings import DEFAULT_SOURCES
-from newswatch.core.summaries import BackfillSummary
+
+if TYPE_CHECKING:
+    from newswatch.core.summaries import BackfillSummary
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

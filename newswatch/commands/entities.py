@@ -7,19 +7,18 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-
-import duckdb
-from rich.console import Console
-from rich.progress import Progress
+from typing import TYPE_CHECKING
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.extractors.derive import derive_review
-from newswatch.extractors.entities import load_catalogue
-from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.rematch import RematchResult, rematch_batch
-from newswatch.warehouse import rematch as rematch_store
-from newswatch.warehouse.db import connect
-from newswatch.warehouse.emerging_queries import ranked_emerging_terms
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from newswatch.extractors.matcher import Matcher
+    from newswatch.extractors.rematch import RematchResult
+
+# Each handler imports the catalogue, matcher and warehouse modules it uses, so parsing
+# arguments (and `newswatch --help`) loads none of them.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,6 +106,9 @@ def _add_catalogue_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_match(args: argparse.Namespace) -> int:
+    from newswatch.extractors.entities import load_catalogue
+    from newswatch.extractors.matcher import Matcher
+
     matcher = Matcher(load_catalogue(args.catalogue))
     entities = matcher.catalogue.by_id()
     texts: Iterable[str] = [args.text] if args.text is not None else _stdin_lines()
@@ -141,6 +143,9 @@ def _stdin_lines() -> Iterable[str]:
 
 
 def run_derive(args: argparse.Namespace) -> int:
+    from newswatch.extractors.derive import derive_review
+    from newswatch.extractors.entities import load_catalogue
+
     catalogue = load_catalogue(args.catalogue)
     rows = derive_review(args.seed_dir, catalogue)
     if args.new_only:
@@ -164,6 +169,9 @@ def run_derive(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from newswatch.extractors.entities import load_catalogue
+    from newswatch.extractors.matcher import Matcher
+
     catalogue = load_catalogue(args.catalogue)
     matcher = Matcher(catalogue)
     with_seeds = sum(1 for entity in catalogue.entities if entity.seeds)
@@ -175,6 +183,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_emerging(args: argparse.Namespace) -> int:
+    from newswatch.warehouse.emerging_queries import ranked_emerging_terms
+
     settings = settings_from_args(args)
     rows = ranked_emerging_terms(settings.db_path, limit=max(args.limit, 1))
     if args.format == "json":
@@ -198,6 +208,15 @@ def run_emerging(args: argparse.Namespace) -> int:
 
 
 def run_rematch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from newswatch.extractors.entities import load_catalogue
+    from newswatch.extractors.matcher import Matcher
+    from newswatch.extractors.rematch import RematchResult, rematch_batch
+    from newswatch.warehouse import rematch as rematch_store
+    from newswatch.warehouse.db import connect
+
     settings = settings_from_args(args)
     catalogue = load_catalogue(args.catalogue)
     matcher = Matcher(catalogue)

@@ -10,7 +10,6 @@ fetches pages (``newswatch.extractors.http.Fetcher``): SSRF guard (private addre
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gzip
 import json
 from datetime import UTC, datetime
@@ -18,8 +17,9 @@ from pathlib import Path
 
 from newswatch.core.records import ExtractedArticle, PageFetch
 from newswatch.core.settings import Settings
-from newswatch.extractors.http import Fetcher
-from newswatch.extractors.pages import extract_fetched
+
+# trafilatura (pages.py) and httpx (http.py) are imported where they are used, so parsing
+# arguments (and `newswatch --help`) loads neither.
 
 SHOWN_FIELDS = (
     "url",
@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    from newswatch.extractors.pages import extract_fetched
+
     allow = tuple(args.allow_private) if args.allow_private else None
     settings = Settings.from_env(allow_private=allow)
     urls = [s for s in args.inputs if is_url(s)]
@@ -98,10 +100,13 @@ def fetch_urls(urls: list[str], settings: Settings) -> list[PageFetch]:
     """Every URL through the pipeline's guarded fetcher (one record each, never raises)."""
     if not urls:
         return []
+    from newswatch.extractors.http import Fetcher
 
     async def go() -> list[PageFetch]:
         async with Fetcher(settings) as fetcher:
             return await fetcher.fetch_pages(urls)
+
+    import asyncio
 
     return asyncio.run(go())
 

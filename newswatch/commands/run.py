@@ -7,11 +7,14 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.core.errors import NewswatchError, PrefectApiLost
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
-from newswatch.core.summaries import IngestSummary
+
+if TYPE_CHECKING:
+    from newswatch.core.summaries import IngestSummary
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

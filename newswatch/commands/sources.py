@@ -4,7 +4,6 @@ clear a feed's backoff so the next run polls it at once."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -103,6 +102,8 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def handle_check(args: argparse.Namespace) -> int:
+    import asyncio
+
     sources = [s for s in load_sources(args.sources or DEFAULT_SOURCES) if s.enabled]
     settings = settings_from_args(args)
     if args.allow_private:

@@ -16,10 +16,9 @@ from rich.table import Table
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.core.errors import WarehouseLocked
 from newswatch.core.records import FeedState
-from newswatch.extractors.health import FeedHealth, judge_feed
-from newswatch.warehouse.health_queries import feed_histories
 
 if TYPE_CHECKING:
+    from newswatch.extractors.health import FeedHealth
     from newswatch.warehouse.status_queries import FeedRow, PendingAlert, RunRow, StagedRow
 
 
@@ -93,6 +92,9 @@ def runs_table(runs: Sequence[RunRow]) -> Table:
 
 def feed_health(feeds: Sequence[FeedRow], db_path: Path, now: datetime) -> dict[str, FeedHealth]:
     """The same verdict that raises feed-health alerts: failing, quiet, ok or unknown."""
+    from newswatch.extractors.health import judge_feed
+    from newswatch.warehouse.health_queries import feed_histories
+
     histories = feed_histories(db_path) if db_path.exists() else {}
     verdicts: dict[str, FeedHealth] = {}
     for feed in feeds:

@@ -6,11 +6,14 @@ import argparse
 import os
 import re
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
 from newswatch.commands.run import prepare_prefect_environment
 from newswatch.core.settings import DEFAULT_ALERTS
-from newswatch.core.summaries import IngestSummary
+
+if TYPE_CHECKING:
+    from newswatch.core.summaries import IngestSummary
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

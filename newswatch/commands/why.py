@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newswatch.commands.common import add_db_argument, settings_from_args
-from newswatch.warehouse.why_queries import Explanation, explain
+
+if TYPE_CHECKING:
+    from newswatch.warehouse.why_queries import Explanation
 
 SNIPPET_CHARS = 160
 
@@ -30,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def handle(args: argparse.Namespace) -> int:
+    from newswatch.warehouse.why_queries import explain
+
     settings = settings_from_args(args)
     found = explain(settings.db_path, args.key)
     if found is None:
