@@ -393,11 +393,11 @@ def api_run_states(mode: Mode) -> Counter[str]:
 
 def db_runs(mode: Mode, since: datetime) -> list[int]:
     """feeds_polled of every ingest run that started after ``since``."""
-    import duckdb
+    from newswatch.warehouse.db import connect
 
     if not mode.db.exists():
         return []
-    with duckdb.connect(str(mode.db), read_only=True) as con:
+    with connect(mode.db, read_only=True) as con:
         rows = con.execute(
             "SELECT feeds_polled FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
         ).fetchall()
