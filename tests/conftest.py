@@ -45,13 +45,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session server's PREFECT_HOME (its SQLite database: logs, artifacts, states)."""
+    return tmp_path_factory.mktemp("prefect-server")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_server_home: Path) -> Iterator[str]:
     """One real ``prefect server start`` (own home, own SQLite) for the session: its API URL.
     Started by the first test that needs it; in-process flows (``prefect_harness``) and
     ``newswatch run`` subprocesses (``tests/reliability``) share it."""
     from tests.prefect_server import prefect_server
 
-    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+    with prefect_server(prefect_server_home) as server:
         yield server.api_url
 
 
