@@ -83,12 +83,15 @@ def load_alert_config(path: Path) -> AlertConfig:
         _rule(table, names, _Where(path, lines, "rule", i))
         for i, table in enumerate(_tables(data, "rule", path))
     )
-    for kind, items in (("channel", channels), ("rule", rules)):
+    for kind, listed in (
+        ("channel", [c.name for c in channels]),
+        ("rule", [r.name for r in rules]),
+    ):
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                raise _Where(path, lines, kind, i).error("name", f"duplicate name {item.name!r}")
-            seen.add(item.name)
+        for i, name in enumerate(listed):
+            if name in seen:
+                raise _Where(path, lines, kind, i).error("name", f"duplicate name {name!r}")
+            seen.add(name)
     return AlertConfig(channels, rules)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from newswatch.core.records import FeedPoll, FeedState, Source
 from newswatch.core.settings import Settings
@@ -35,6 +36,15 @@ RETRY_AFTER_CAP = timedelta(hours=24)  # the default of settings.max_retry_after
 JITTER = 0.2
 
 
+class _Common(TypedDict):
+    """The ``FeedState`` fields every poll sets, whatever its outcome."""
+
+    source_id: str
+    last_status: str | None
+    last_http_status: int | None
+    last_polled_at: datetime | None
+
+
 def next_state(
     prev: FeedState | None, poll: FeedPoll, now: datetime, settings: Settings
 ) -> FeedState:
@@ -42,7 +52,7 @@ def next_state(
     prev = prev or FeedState(source_id=poll.source_id)
     etag = poll.etag or prev.etag
     last_modified = poll.last_modified or prev.last_modified
-    common = {
+    common: _Common = {
         "source_id": poll.source_id,
         "last_status": poll.status,
         "last_http_status": poll.http_status,

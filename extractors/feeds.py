@@ -166,7 +166,8 @@ def entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime, str]:
         if not parsed:
             continue
         try:
-            when = datetime(*parsed[:6], tzinfo=UTC)
+            year, month, day, hour, minute, second = parsed[:6]
+            when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         except (TypeError, ValueError, OverflowError):
             continue
         if when > fetched_at:

@@ -122,7 +122,7 @@ class Matcher:
                 snippet = (title or "")[:SNIPPET_MAX]
                 mentions.append(Mention(entities[index].id, 0, -1, snippet, hit.alias))
         mentions.sort(key=_mention_order)
-        counts = {index: hit.count for index, hit in body.items()}
+        counts: dict[int, float] = {index: hit.count for index, hit in body.items()}
         weight = self.catalogue.relevance.title_weight
         for index, hit in titled.items():
             counts[index] = counts.get(index, 0) + weight * hit.count
@@ -152,7 +152,7 @@ class Matcher:
         # through a failure link at the very end of the input (WojciechMula/pyahocorasick#133,
         # fix pending in #224): "... the Islamic Revolutionary Guard Corps" as a text's end
         scanned = text + "\uffff"  # a noncharacter: in no key, unlike the HARD boundary
-        position = 0
+        position: int | None = 0
         while position is not None:
             restart = None
             for last, (length, candidates, plain, flags) in automaton.iter_long(scanned, position):
@@ -408,7 +408,7 @@ def _strip_accents(text: str) -> str:
     if not any(unicodedata.category(char) == "Mn" for char in decomposed):
         return text
     # keep Cyrillic й/ё intact; only Latin letters lose their accents
-    kept = []
+    kept: list[str] = []
     for char in decomposed:
         if unicodedata.category(char) == "Mn" and kept and "a" <= kept[-1].lower() <= "z":
             continue

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import trafilatura
 from charset_normalizer import from_bytes as detect_charset
 from lxml.html import HtmlElement
+from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
@@ -198,8 +199,8 @@ def _extract(
     if not body.strip():
         return fallback_article(url, final_url, entry, status="empty", reason="empty body")
     if len(body) > MAX_PAGE_BYTES:
-        reason = f"page of {len(body)} bytes exceeds {MAX_PAGE_BYTES}"
-        return fallback_article(url, final_url, entry, status="error", reason=reason)
+        too_big = f"page of {len(body)} bytes exceeds {MAX_PAGE_BYTES}"
+        return fallback_article(url, final_url, entry, status="error", reason=too_big)
     not_html = not_html_reason(body, content_type)
     if not_html:
         return fallback_article(url, final_url, entry, status="not_html", reason=not_html)
@@ -361,14 +362,14 @@ def trafilatura_precision(tree: HtmlElement, url: str | None, *, fast: bool) -> 
         with_metadata=False,
         fast=fast,
     )
-    return document.text if document is not None and document.text else ""
+    return document.text if isinstance(document, Document) and document.text else ""
 
 
 def trafilatura_recall(tree: HtmlElement, url: str | None) -> str:
     document = trafilatura.bare_extraction(
         tree, url=url, favor_recall=True, include_comments=False, with_metadata=False
     )
-    return document.text if document is not None and document.text else ""
+    return document.text if isinstance(document, Document) and document.text else ""
 
 
 def readability_text(tree: HtmlElement, url: str | None) -> str:
