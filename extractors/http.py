@@ -41,7 +41,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace as _replace
@@ -615,7 +615,7 @@ def _checked_url(url: str) -> httpx.URL:
 
 
 @contextlib.asynccontextmanager
-async def _translated(url: str):  # type: ignore[no-untyped-def]
+async def _translated(url: str) -> AsyncIterator[None]:
     """Turn httpx/OS exceptions into our error tree, each with one clear line."""
     try:
         yield

@@ -202,6 +202,8 @@ def run_backfill(
     ``dask_address`` (``tcp://host:8786``) uses an existing scheduler; otherwise a
     LocalCluster of ``dask_workers`` single-threaded worker processes lives for the run.
     """
+    # the ignores below: ``parameters`` are the flow's own keyword parameters, passed through
+    # untyped from the command line; Prefect's Flow.__call__ overloads want each one typed
     if not (dask or dask_address):
         return backfill(**parameters)  # type: ignore[call-overload]
     from prefect_dask import DaskTaskRunner

@@ -161,7 +161,8 @@ def ingest(
         return summary
     logger.error("ingest run failed: %s", reason)
     failure = IngestFailed(reason, summary, load_error)
-    # an in-process caller gets ``failure`` raised, never this state
+    # an in-process caller gets ``failure`` raised, never this state. The ignore: Prefect ends
+    # a flow that returns a State in that state, which the declared return cannot say
     return Failed(message=reason, data=failure)  # type: ignore[return-value]
 
 

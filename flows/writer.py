@@ -14,12 +14,13 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from newswatch.core.settings import Settings
 from newswatch.warehouse.writer_lock import writer_lock
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def settings_for(db: str | None) -> Settings:
@@ -27,18 +28,18 @@ def settings_for(db: str | None) -> Settings:
     return Settings.from_env(db_path=Path(db) if db else None)
 
 
-def one_writer(purpose: str) -> Callable[[F], F]:
-    def decorate(fn: F) -> F:
+def one_writer(purpose: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(fn)
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             bound = signature.bind(*args, **kwargs)
             settings = settings_for(bound.arguments.get("db"))
             with writer_lock(settings.data_dir, purpose, wait=settings.writer_lock_wait):
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 
