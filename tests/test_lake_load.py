@@ -315,6 +315,7 @@ def test_a_lake_load_gives_the_file_loads_tables(tmp_path: Path) -> None:
     assert all(rows for rows, _digest in lake.values() if rows is not None)
 
 
+@pytest.mark.slow
 def test_reloading_the_same_batches_changes_nothing(tmp_path: Path) -> None:
     batches = all_batches()
     config = LakeConfig.embedded(tmp_path / "home")
