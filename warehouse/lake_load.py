@@ -18,39 +18,24 @@ in; a batch that breaks one is rejected like one the schema refuses.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from newswatch.core.errors import WarehouseError
+from newswatch.warehouse import load_rules as rules
 from newswatch.warehouse.lake import LakeConfig, commit_with_retry, open_lake
 from newswatch.warehouse.lake_schema import CHECKS, LAKE_SPECS, ensure_lake_schema, table_keys
-from newswatch.warehouse.load import LoadReport
 from newswatch.warehouse.staging import (
     LOADED_DIR,
-    REJECTED_DIR,
-    SCHEMAS,
     StagedBatch,
-    conform_to_schema,
     move_batch,
-    read_staged,
     remove_stale_temporaries,
     staged_batches,
-)
-
-# duckdb errors that mean "this batch's data cannot go in", not "try again later"
-_DATA_ERRORS = (
-    duckdb.ConstraintException,
-    duckdb.ConversionException,
-    duckdb.InvalidInputException,
-    duckdb.BinderException,
-    duckdb.CatalogException,
 )
 
 
@@ -69,7 +54,7 @@ def load_staged_into_lake(
     *,
     keep_loaded: int = 14,
     on_batch: Callable[[BatchTiming], None] | None = None,
-) -> LoadReport:
+) -> rules.LoadReport:
     """Load every staged batch, oldest first, each in one lake commit; move it to
     ``loaded/`` (or ``rejected/`` when its files are damaged or its data refused).
 
@@ -80,33 +65,24 @@ def load_staged_into_lake(
     staging_dir = Path(staging_dir)
     swept = remove_stale_temporaries(staging_dir)
     if not staged_batches(staging_dir):
-        return LoadReport(0, 0, 0, 0, locked=False, message="nothing staged")
+        return rules.LoadReport(0, 0, 0, 0, locked=False, message="nothing staged")
     con = open_lake(config)
     loaded: list[str] = []
     notes = [f"removed {len(swept)} interrupted staging temporaries"] if swept else []
-    totals = _Added(0, 0, 0, 0)
+    totals = rules.Added()
     rejected = 0
     try:
         ensure_lake_schema(con)
         for path in staged_batches(staging_dir):
             if not path.is_dir():  # another loader moved it meanwhile
                 continue
-            try:
-                staged = read_staged(path)
-                upgraded = conform_to_schema(staged)
-            except WarehouseError as exc:
-                _move(path, REJECTED_DIR)
+            staged = rules.read_batch(path, notes, _move)
+            if staged is None:
                 rejected += 1
-                notes.append(f"rejected {path.name}: {exc}")
                 continue
-            if upgraded:
-                notes.append(
-                    f"{path.name}: staged by an older version, added {len(upgraded)} "
-                    "empty column(s)"
-                )
             attempts = 0
 
-            def work(c: duckdb.DuckDBPyConnection, staged: StagedBatch = staged) -> _Added:
+            def work(c: duckdb.DuckDBPyConnection, staged: StagedBatch = staged) -> rules.Added:
                 nonlocal attempts
                 attempts += 1
                 return load_batch(c, staged)
@@ -115,10 +91,9 @@ def load_staged_into_lake(
             try:
                 _check(con, staged)
                 added = commit_with_retry(con, work, attempts=20)
-            except _DATA_ERRORS as exc:
-                _move(path, REJECTED_DIR)
+            except rules.DATA_ERRORS as exc:
+                rules.reject(path, exc, notes, _move)
                 rejected += 1
-                notes.append(f"rejected {path.name}: {exc}")
                 continue
             except (duckdb.Error, WarehouseError) as exc:
                 notes.append(f"stopped at {path.name} (kept staged): {exc}")
@@ -130,86 +105,14 @@ def load_staged_into_lake(
             totals = totals + added
     finally:
         con.close()
-    _prune(staging_dir / LOADED_DIR, keep_loaded)
+    rules.prune_loaded(staging_dir / LOADED_DIR, keep_loaded)
     left = len(staged_batches(staging_dir))
-    summary = (
-        f"loaded {len(loaded)} batch(es) into the lake: +{totals.articles} articles, "
-        f"+{totals.mentions} mentions, +{totals.aliases} aliases, "
-        f"{totals.page_failures} failed page fetch(es) recorded; {left} left staged"
-    )
-    return LoadReport(
-        batches_loaded=len(loaded),
-        batches_left=left,
-        articles_added=totals.articles,
-        mentions_added=totals.mentions,
-        locked=False,
-        message="; ".join([summary, *notes]),
-        batches_rejected=rejected,
-        runs_loaded=tuple(loaded),
-        aliases_added=totals.aliases,
-        pages_failed=totals.page_failures,
-    )
+    return rules.report(loaded, left, totals, notes, rejected, into=" into the lake")
 
 
-@dataclass(frozen=True)
-class _Added:
-    articles: int
-    mentions: int
-    aliases: int
-    page_failures: int
-
-    def __add__(self, other: _Added) -> _Added:
-        return _Added(
-            self.articles + other.articles,
-            self.mentions + other.mentions,
-            self.aliases + other.aliases,
-            self.page_failures + other.page_failures,
-        )
-
-
-def load_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> _Added:
+def load_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> rules.Added:
     """Write one staged batch in the transaction open on ``con`` (no BEGIN/COMMIT here)."""
-    files = {table: str(staged.file(table)) for table in staged.rows}
-
-    def run(statement: str, table: str, **params: object) -> None:
-        if table in files:  # a table absent from an older batch's manifest is empty
-            con.execute(statement, {"file": files[table], **params})
-
-    now = datetime.now(UTC)
-    version = _catalogue_version(con, files.get("runs"))
-    articles_before = _count(con, "articles")
-    mentions_before = _count(con, "mentions")
-    aliases_before = _count(con, "article_aliases")
-    run(_MERGE_ENTITIES, "entities", version=version, now=now)
-    run(_MERGE_SOURCES, "sources", now=now)
-    run(_MERGE_FEED_STATE, "feed_states")
-    run(_INSERT_FEED_POLLS, "feed_polls")
-    run(_MERGE_ARTICLES, "articles")
-    if "articles" in files and "mentions" in files:
-        touched = {"articles": files["articles"], "mentions": files["mentions"]}
-        con.execute(_DELETE_CHANGED_MENTIONS, touched)
-        con.execute(_INSERT_CHANGED_MENTIONS, touched)
-        con.execute(_DELETE_CHANGED_ENTITY_DAYS, touched)
-        con.execute(_INSERT_CHANGED_ENTITY_DAYS, touched)
-    run(_INSERT_ALIASES, "article_aliases")
-    run(_MERGE_PAGE_FAILURES, "page_failures")
-    for table in ("articles", "article_aliases"):
-        run(_RESOLVE_PAGE_FAILURES, table, now=now)
-    run(_INSERT_ALERTS, "alerts")
-    run(_INSERT_EMERGING_TERMS, "emerging_terms")
-    run(_INSERT_CATALOGUE_VERSION, "runs", now=now)
-    articles_added = _count(con, "articles") - articles_before
-    mentions_added = _count(con, "mentions") - mentions_before
-    aliases_added = _count(con, "article_aliases") - aliases_before
-    run(
-        _MERGE_RUNS,
-        "runs",
-        now=now,
-        articles_added=articles_added,
-        mentions_added=mentions_added,
-    )
-    failures = staged.rows.get("page_failures", 0)
-    return _Added(articles_added, mentions_added, aliases_added, failures)
+    return rules.write_batch(con, staged, _STATEMENTS)
 
 
 def _check(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> None:
@@ -232,31 +135,9 @@ def _check(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> None:
 _CHECKED_FILES = {"page_failures": "page_failures"}
 
 
-def _catalogue_version(con: duckdb.DuckDBPyConnection, runs_file: str | None) -> str | None:
-    if runs_file is None:
-        return None
-    row = con.execute(
-        "SELECT any_value(catalogue_version) FROM read_parquet($file)", {"file": runs_file}
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table name from code
-    return int(row[0]) if row else 0
-
-
 def _move(path: Path, to: str) -> None:
     with suppress(FileNotFoundError):  # another loader of the same folder moved it first
         move_batch(path, to)
-
-
-def _prune(loaded_dir: Path, keep: int) -> None:
-    if not loaded_dir.is_dir():
-        return
-    batches = sorted(p for p in loaded_dir.iterdir() if p.is_dir())
-    for old in batches[: max(len(batches) - keep, 0)]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # -- SQL builders ----------------------------------------------------------------------------
@@ -310,13 +191,6 @@ def _set(columns: tuple[str, ...]) -> str:
     return ", ".join(f"{c} = new.{c}" for c in columns)
 
 
-_SOURCE_COLUMNS = ("name", "url", "language", "kind", "enabled", "updated_at")
-_FEED_STATE_COLUMNS = tuple(f.name for f in SCHEMAS["feed_states"] if f.name != "source_id")
-_RUN_COLUMNS = tuple(f.name for f in SCHEMAS["runs"] if f.name != "run_id")
-_FAILURE_COLUMNS = tuple(
-    f.name for f in SCHEMAS["page_failures"] if f.name not in {"url", "first_failed_at", "attempts"}
-)
-
 _MERGE_ENTITIES = f"""
 MERGE INTO entities USING (
 {_first_per_key("entities", "SELECT *, $version AS catalogue_version, $now AS updated_at FROM read_parquet($file)")}
@@ -332,7 +206,7 @@ _MERGE_SOURCES = f"""
 MERGE INTO sources USING (
 {_first_per_key("sources", "SELECT *, $now AS updated_at FROM read_parquet($file)")}
 ) AS new ON {_on("sources", "new")}
-WHEN MATCHED THEN UPDATE SET {_set(_SOURCE_COLUMNS)}
+WHEN MATCHED THEN UPDATE SET {_set(rules.SOURCE_COLUMNS)}
 WHEN NOT MATCHED THEN INSERT BY NAME
 """
 
@@ -343,12 +217,10 @@ MERGE INTO feed_state USING (
 WHEN MATCHED AND (feed_state.last_polled_at IS NULL
                   OR new.last_polled_at IS NULL
                   OR new.last_polled_at >= feed_state.last_polled_at)
-             AND {_differs("feed_state", _FEED_STATE_COLUMNS)}
-    THEN UPDATE SET {_set(_FEED_STATE_COLUMNS)}
+             AND {_differs("feed_state", rules.FEED_STATE_COLUMNS)}
+    THEN UPDATE SET {_set(rules.FEED_STATE_COLUMNS)}
 WHEN NOT MATCHED THEN INSERT BY NAME
 """  # noqa: E501
-
-_INSERT_FEED_POLLS = _insert_new("feed_polls", "SELECT * FROM read_parquet($file)")
 
 _ARTICLE_UPDATES = ("relevance", "on_topic", "relevance_rule", "story_id")
 _MERGE_ARTICLES = f"""
@@ -409,20 +281,29 @@ def _same(columns: tuple[str, ...], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in columns)
 
 
-_DELETE_CHANGED_MENTIONS = f"""
-DELETE FROM mentions
-WHERE article_id IN ({_TOUCHED_ARTICLES})
-  AND NOT EXISTS (
-      SELECT 1 FROM ({_NEW_MENTIONS}) AS new WHERE {_same(_MENTION_COLUMNS, "new", "mentions")}
-  )
+def _replace_changed(
+    table: str, columns: tuple[str, ...], new_rows: str, scope: str
+) -> tuple[str, str]:
+    """DELETE then INSERT making ``table``'s rows within ``scope`` (a condition) the rows
+    of ``new_rows``, touching only the rows that differ (an unchanged row stays as it is)."""
+    listed = ", ".join(columns)
+    delete = f"""
+DELETE FROM {table}
+WHERE {scope}
+  AND NOT EXISTS (SELECT 1 FROM ({new_rows}) AS new WHERE {_same(columns, "new", table)})
 """
-
-_INSERT_CHANGED_MENTIONS = f"""
-INSERT INTO mentions ({", ".join(_MENTION_COLUMNS)})
-SELECT * FROM ({_NEW_MENTIONS})
+    insert = f"""
+INSERT INTO {table} ({listed})
+SELECT * FROM ({new_rows})
 EXCEPT
-SELECT {", ".join(_MENTION_COLUMNS)} FROM mentions WHERE article_id IN ({_TOUCHED_ARTICLES})
+SELECT {listed} FROM {table} WHERE {scope}
 """
+    return delete, insert
+
+
+_DELETE_CHANGED_MENTIONS, _INSERT_CHANGED_MENTIONS = _replace_changed(
+    "mentions", _MENTION_COLUMNS, _NEW_MENTIONS, f"article_id IN ({_TOUCHED_ARTICLES})"
+)
 
 _TOUCHED_DAYS = f"""
 SELECT DISTINCT published_day FROM articles WHERE article_id IN ({_TOUCHED_ARTICLES})
@@ -438,21 +319,9 @@ GROUP BY 1, 2
 """
 _DAY_COLUMNS = ("entity_id", "day", "mentions", "articles", "stories")
 
-_DELETE_CHANGED_ENTITY_DAYS = f"""
-DELETE FROM entity_daily
-WHERE day IN ({_TOUCHED_DAYS})
-  AND NOT EXISTS (
-      SELECT 1 FROM ({_NEW_ENTITY_DAYS}) AS new
-      WHERE {_same(_DAY_COLUMNS, "new", "entity_daily")}
-  )
-"""
-
-_INSERT_CHANGED_ENTITY_DAYS = f"""
-INSERT INTO entity_daily ({", ".join(_DAY_COLUMNS)})
-SELECT * FROM ({_NEW_ENTITY_DAYS})
-EXCEPT
-SELECT {", ".join(_DAY_COLUMNS)} FROM entity_daily WHERE day IN ({_TOUCHED_DAYS})
-"""
+_DELETE_CHANGED_ENTITY_DAYS, _INSERT_CHANGED_ENTITY_DAYS = _replace_changed(
+    "entity_daily", _DAY_COLUMNS, _NEW_ENTITY_DAYS, f"day IN ({_TOUCHED_DAYS})"
+)
 
 _MERGE_RUNS = f"""
 MERGE INTO runs USING (
@@ -464,7 +333,7 @@ MERGE INTO runs USING (
     )
 }
 ) AS new ON {_on("runs", "new")}
-WHEN MATCHED AND {_differs("runs", _RUN_COLUMNS)} THEN UPDATE SET {_set(_RUN_COLUMNS)}
+WHEN MATCHED AND {_differs("runs", rules.RUN_COLUMNS)} THEN UPDATE SET {_set(rules.RUN_COLUMNS)}
 WHEN NOT MATCHED THEN INSERT BY NAME
 """
 
@@ -474,8 +343,6 @@ _INSERT_ALERTS = _insert_new(
     "'pending' AS status, 0 AS attempts, created_at AS next_attempt_at, "
     "alert_id AS idempotency_key, payload_json AS payload FROM read_parquet($file)",
 )
-
-_INSERT_EMERGING_TERMS = _insert_new("emerging_terms", "SELECT * FROM read_parquet($file)")
 
 _INSERT_CATALOGUE_VERSION = _insert_new(
     "catalogue_versions",
@@ -504,13 +371,28 @@ MERGE INTO page_failures USING (
 WHEN MATCHED AND new.last_attempt_at > page_failures.last_attempt_at
              AND page_failures.status <> 'resolved'
     THEN UPDATE SET
-        {_set(_FAILURE_COLUMNS)},
+        {_set(rules.FAILURE_COLUMNS)},
         attempts = greatest(new.attempts, page_failures.attempts + 1),
         first_failed_at = least(new.first_failed_at, page_failures.first_failed_at)
 WHEN NOT MATCHED THEN INSERT BY NAME
 """
 
-_RESOLVE_PAGE_FAILURES = """
-UPDATE page_failures SET status = 'resolved', next_attempt_at = NULL, resolved_at = $now
-WHERE status <> 'resolved' AND url IN (SELECT url FROM read_parquet($file))
-"""
+_STATEMENTS = rules.BatchStatements(
+    entities=_MERGE_ENTITIES,
+    sources=_MERGE_SOURCES,
+    feed_state=_MERGE_FEED_STATE,
+    feed_polls=_insert_new("feed_polls", "SELECT * FROM read_parquet($file)"),
+    articles=_MERGE_ARTICLES,
+    mentions=(
+        _DELETE_CHANGED_MENTIONS,
+        _INSERT_CHANGED_MENTIONS,
+        _DELETE_CHANGED_ENTITY_DAYS,
+        _INSERT_CHANGED_ENTITY_DAYS,
+    ),
+    aliases=_INSERT_ALIASES,
+    page_failures=_MERGE_PAGE_FAILURES,
+    alerts=_INSERT_ALERTS,
+    emerging_terms=_insert_new("emerging_terms", "SELECT * FROM read_parquet($file)"),
+    catalogue_version=_INSERT_CATALOGUE_VERSION,
+    runs=_MERGE_RUNS,
+)

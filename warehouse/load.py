@@ -26,52 +26,41 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from newswatch.core.errors import WarehouseError, WarehouseLocked
+from newswatch.core.errors import WarehouseLocked
 from newswatch.core.records import IngestBatch
 from newswatch.warehouse import search
 from newswatch.warehouse.db import connect, describe_error
+from newswatch.warehouse.load_rules import (
+    DATA_ERRORS,
+    FAILURE_COLUMNS,
+    FEED_STATE_COLUMNS,
+    RUN_COLUMNS,
+    SOURCE_COLUMNS,
+    Added,
+    BatchStatements,
+    LoadReport,
+    prune_loaded,
+    read_batch,
+    reject,
+    report,
+    write_batch,
+)
 from newswatch.warehouse.staging import (
     LOADED_DIR,
-    REJECTED_DIR,
-    SCHEMAS,
     StagedBatch,
-    conform_to_schema,
     move_batch,
-    read_staged,
     remove_stale_temporaries,
     staged_batches,
 )
 from newswatch.warehouse.staging import stage_batch as _stage_batch
 from newswatch.warehouse.writer_lock import held_here
 
-# duckdb errors that mean "this batch's data cannot go in", not "try again later"
-_DATA_ERRORS = (
-    duckdb.ConstraintException,
-    duckdb.ConversionException,
-    duckdb.InvalidInputException,
-    duckdb.BinderException,
-    duckdb.CatalogException,
-)
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    batches_loaded: int
-    batches_left: int
-    articles_added: int
-    mentions_added: int
-    locked: bool
-    message: str
-    batches_rejected: int = 0
-    runs_loaded: tuple[str, ...] = ()
-    aliases_added: int = 0  # new URLs recorded as aliases of stored articles
-    pages_failed: int = 0  # error pages recorded (or updated) in page_failures
+__all__ = ["LoadReport", "load_entities", "load_staged", "stage_batch"]
 
 
 def stage_batch(batch: IngestBatch, staging_dir: Path) -> Path:
@@ -116,39 +105,27 @@ def load_staged(
         )
     loaded: list[str] = []
     notes: list[str] = [f"removed {len(swept)} interrupted staging temporaries"] if swept else []
-    articles_added = mentions_added = rejected = aliases_added = pages_failed = 0
+    totals = Added()
+    rejected = 0
     try:
         # list again under the lock: an overlapping run may have loaded (moved) some meanwhile
         for path in staged_batches(staging_dir):
-            try:
-                staged = read_staged(path)
-                upgraded = conform_to_schema(staged)
-            except WarehouseError as exc:
-                move_batch(path, REJECTED_DIR)
+            staged = read_batch(path, notes, move_batch)
+            if staged is None:
                 rejected += 1
-                notes.append(f"rejected {path.name}: {exc}")
                 continue
-            if upgraded:
-                notes.append(
-                    f"{path.name}: staged by an older version, added {len(upgraded)} "
-                    "empty column(s)"
-                )
             try:
                 added = _load_one(con, staged)
-            except _DATA_ERRORS as exc:
-                move_batch(path, REJECTED_DIR)
+            except DATA_ERRORS as exc:
+                reject(path, exc, notes, move_batch)
                 rejected += 1
-                notes.append(f"rejected {path.name}: {exc}")
                 continue
             except duckdb.Error as exc:
                 notes.append(f"stopped at {path.name} (kept staged): {describe_error(exc)}")
                 break
             move_batch(path, LOADED_DIR)
             loaded.append(staged.run_id)
-            articles_added += added.articles
-            mentions_added += added.mentions
-            aliases_added += added.aliases
-            pages_failed += added.page_failures
+            totals = totals + added
         if refresh_search:
             search.refresh_index(con)
         try:
@@ -157,33 +134,8 @@ def load_staged(
             notes.append(f"checkpoint deferred: {describe_error(exc)}")
     finally:
         con.close()
-    _prune_loaded(Path(staging_dir) / LOADED_DIR, keep_loaded)
-    left = len(staged_batches(staging_dir))
-    summary = (
-        f"loaded {len(loaded)} batch(es): +{articles_added} articles, "
-        f"+{mentions_added} mentions, +{aliases_added} aliases, "
-        f"{pages_failed} failed page fetch(es) recorded; {left} left staged"
-    )
-    return LoadReport(
-        batches_loaded=len(loaded),
-        batches_left=left,
-        articles_added=articles_added,
-        mentions_added=mentions_added,
-        locked=False,
-        message="; ".join([summary, *notes]),
-        batches_rejected=rejected,
-        runs_loaded=tuple(loaded),
-        aliases_added=aliases_added,
-        pages_failed=pages_failed,
-    )
-
-
-def _prune_loaded(loaded_dir: Path, keep: int) -> None:
-    if not loaded_dir.is_dir():
-        return
-    batches = sorted(p for p in loaded_dir.iterdir() if p.is_dir())
-    for old in batches[: max(len(batches) - keep, 0)]:
-        shutil.rmtree(old, ignore_errors=True)
+    prune_loaded(Path(staging_dir) / LOADED_DIR, keep_loaded)
+    return report(loaded, len(staged_batches(staging_dir)), totals, notes, rejected)
 
 
 # A load rewrites at most a few times the staged bytes (WAL, then checkpoint) plus room for
@@ -206,72 +158,16 @@ def _disk_shortfall(db_path: Path, batches: list[Path]) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class _Added:
-    articles: int
-    mentions: int
-    aliases: int
-    page_failures: int
-
-
-def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> _Added:
-    files = {table: str(staged.file(table)) for table in staged.rows}
-
-    def run(statement: str, table: str, **params: object) -> None:
-        if table in files:  # a table absent from an older batch's manifest is empty
-            con.execute(statement, {"file": files[table], **params})
-
-    now = datetime.now(UTC)
-    version = _catalogue_version(con, files.get("runs"))
+def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> Added:
     con.execute("BEGIN TRANSACTION")
     try:
-        articles_before = _count(con, "articles")
-        mentions_before = _count(con, "mentions")
-        aliases_before = _count(con, "article_aliases")
-        run(_UPSERT_ENTITIES, "entities", version=version, now=now)
-        run(_UPSERT_SOURCES, "sources", now=now)
-        run(_UPSERT_FEED_STATE, "feed_states")
-        run(_INSERT_FEED_POLLS, "feed_polls")
-        run(_UPSERT_ARTICLES, "articles")
-        if "articles" in files and "mentions" in files:
-            touched = {"articles": files["articles"], "mentions": files["mentions"]}
-            con.execute(_DELETE_MENTIONS, touched)
-            con.execute(_INSERT_MENTIONS, {"file": files["mentions"]})
-            con.execute(_DELETE_ENTITY_DAYS, touched)
-            con.execute(_INSERT_ENTITY_DAYS, touched)
-        run(_INSERT_ALIASES, "article_aliases")
-        run(_UPSERT_PAGE_FAILURES, "page_failures")
-        for table in ("articles", "article_aliases"):
-            run(_RESOLVE_PAGE_FAILURES, table, now=now)
-        run(_INSERT_ALERTS, "alerts")
-        run(_INSERT_EMERGING_TERMS, "emerging_terms")
-        run(_INSERT_CATALOGUE_VERSION, "runs", now=now)
-        articles_added = _count(con, "articles") - articles_before
-        mentions_added = _count(con, "mentions") - mentions_before
-        aliases_added = _count(con, "article_aliases") - aliases_before
-        run(
-            _UPSERT_RUNS,
-            "runs",
-            now=now,
-            articles_added=articles_added,
-            mentions_added=mentions_added,
-        )
+        added = write_batch(con, staged, _STATEMENTS)
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT already ended it
             con.execute("ROLLBACK")  # keep the first error, not "no transaction is active"
         raise
-    failures = staged.rows.get("page_failures", 0)
-    return _Added(articles_added, mentions_added, aliases_added, failures)
-
-
-def _catalogue_version(con: duckdb.DuckDBPyConnection, runs_file: str | None) -> str | None:
-    if runs_file is None:
-        return None
-    row = con.execute(
-        "SELECT any_value(catalogue_version) FROM read_parquet($file)", {"file": runs_file}
-    ).fetchone()
-    return row[0] if row else None
+    return added
 
 
 def load_entities(
@@ -318,11 +214,6 @@ def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table name from code
-    return int(row[0]) if row else 0
-
-
 def _set_all(columns: Iterable[str]) -> str:
     return ", ".join(f"{c} = excluded.{c}" for c in columns)
 
@@ -337,15 +228,11 @@ ON CONFLICT (entity_id) DO UPDATE SET
     updated_at = excluded.updated_at
 """
 
-_SOURCE_COLUMNS = ("name", "url", "language", "kind", "enabled", "updated_at")
-_FEED_STATE_COLUMNS = tuple(f.name for f in SCHEMAS["feed_states"] if f.name != "source_id")
-_RUN_COLUMNS = tuple(f.name for f in SCHEMAS["runs"] if f.name != "run_id")
-
 _UPSERT_SOURCES = f"""
 INSERT INTO sources BY NAME
 SELECT *, $now AS updated_at FROM read_parquet($file)
 QUALIFY row_number() OVER (PARTITION BY source_id) = 1
-ON CONFLICT (source_id) DO UPDATE SET {_set_all(_SOURCE_COLUMNS)}
+ON CONFLICT (source_id) DO UPDATE SET {_set_all(SOURCE_COLUMNS)}
 """
 
 _UPSERT_FEED_STATE = f"""
@@ -353,7 +240,7 @@ INSERT INTO feed_state BY NAME
 SELECT * FROM read_parquet($file)
 QUALIFY row_number() OVER (
     PARTITION BY source_id ORDER BY last_polled_at DESC NULLS LAST) = 1
-ON CONFLICT (source_id) DO UPDATE SET {_set_all(_FEED_STATE_COLUMNS)}
+ON CONFLICT (source_id) DO UPDATE SET {_set_all(FEED_STATE_COLUMNS)}
 WHERE feed_state.last_polled_at IS NULL
    OR excluded.last_polled_at IS NULL
    OR excluded.last_polled_at >= feed_state.last_polled_at
@@ -390,7 +277,7 @@ WHERE article_id IN (
 _INSERT_MENTIONS = """
 INSERT INTO mentions BY NAME
 SELECT DISTINCT ON (m.article_id, m.entity_id) m.*, a.published_day
-FROM read_parquet($file) AS m
+FROM read_parquet($mentions) AS m
 JOIN articles AS a USING (article_id)
 """
 
@@ -400,7 +287,7 @@ SELECT *, $now AS loaded_at, $articles_added AS articles_added,
        $mentions_added AS mentions_added
 FROM read_parquet($file)
 QUALIFY row_number() OVER (PARTITION BY run_id) = 1
-ON CONFLICT (run_id) DO UPDATE SET {_set_all(_RUN_COLUMNS)}
+ON CONFLICT (run_id) DO UPDATE SET {_set_all(RUN_COLUMNS)}
 """
 
 _TOUCHED_DAYS = """
@@ -464,10 +351,6 @@ QUALIFY row_number() OVER (PARTITION BY n.url ORDER BY n.first_seen_at) = 1
 ON CONFLICT DO NOTHING
 """
 
-_FAILURE_COLUMNS = tuple(
-    f.name for f in SCHEMAS["page_failures"] if f.name not in {"url", "first_failed_at", "attempts"}
-)
-
 # The batch's attempt counts only when it is later than the stored one (re-loading a batch
 # changes nothing); a resolved row stays resolved.
 _UPSERT_PAGE_FAILURES = f"""
@@ -475,14 +358,24 @@ INSERT INTO page_failures BY NAME
 SELECT * FROM read_parquet($file)
 QUALIFY row_number() OVER (PARTITION BY url ORDER BY last_attempt_at DESC) = 1
 ON CONFLICT (url) DO UPDATE SET
-    {_set_all(_FAILURE_COLUMNS)},
+    {_set_all(FAILURE_COLUMNS)},
     attempts = greatest(excluded.attempts, page_failures.attempts + 1),
     first_failed_at = least(excluded.first_failed_at, page_failures.first_failed_at)
 WHERE excluded.last_attempt_at > page_failures.last_attempt_at
   AND page_failures.status <> 'resolved'
 """
 
-_RESOLVE_PAGE_FAILURES = """
-UPDATE page_failures SET status = 'resolved', next_attempt_at = NULL, resolved_at = $now
-WHERE status <> 'resolved' AND url IN (SELECT url FROM read_parquet($file))
-"""
+_STATEMENTS = BatchStatements(
+    entities=_UPSERT_ENTITIES,
+    sources=_UPSERT_SOURCES,
+    feed_state=_UPSERT_FEED_STATE,
+    feed_polls=_INSERT_FEED_POLLS,
+    articles=_UPSERT_ARTICLES,
+    mentions=(_DELETE_MENTIONS, _INSERT_MENTIONS, _DELETE_ENTITY_DAYS, _INSERT_ENTITY_DAYS),
+    aliases=_INSERT_ALIASES,
+    page_failures=_UPSERT_PAGE_FAILURES,
+    alerts=_INSERT_ALERTS,
+    emerging_terms=_INSERT_EMERGING_TERMS,
+    catalogue_version=_INSERT_CATALOGUE_VERSION,
+    runs=_UPSERT_RUNS,
+)
