@@ -104,6 +104,7 @@ def install() -> None:
     import newswatch.flows.stages
     import newswatch.flows.tasks
     import newswatch.warehouse.load
+    import newswatch.warehouse.load_rules
 
     for attribute, name in [
         ("poll", "poll"),
@@ -115,7 +116,8 @@ def install() -> None:
         _wrap(newswatch.flows.stages, attribute, name)
     _wrap(pq, "write_table", "stage-write")  # one call per staged table
     _wrap(newswatch.flows.tasks, "load_staged", "load")
-    _wrap(newswatch.warehouse.load, "_count", "load-transaction")  # 4 calls inside each transaction
+    # 6 row counts inside each batch's transaction: 3 before its inserts, 3 after
+    _wrap(newswatch.warehouse.load_rules, "count", "load-transaction")
     _wrap(newswatch.warehouse.load, "move_batch", "load-move")  # after COMMIT, before the move
     _wrap(newswatch.flows.tasks, "publish_snapshot", "snapshot")
     _wrap(newswatch.flows.alerting, "deliver", "alert-send")
