@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# The lake tests' fixtures (one PostgreSQL server, a lake per catalog), shared by two modules.
+pytest_plugins = ["tests.lake_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("NEWSWATCH_SHARED_DIR", REPO_ROOT.parent / "shared"))
 

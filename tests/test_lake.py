@@ -14,8 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,33 +32,11 @@ from newswatch.warehouse.lake import (
     commit_with_retry,
     open_lake,
 )
-from tests import pg_server
 
 WORKER = Path(__file__).with_name("lake_worker.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BATCHES, BATCH_ROWS = 20, 1000
 MAX_WAIT = 2.0  # "neither waits": no commit and no reader query may take longer
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[pg_server.PgServer]:
-    bindir, why_not = pg_server.find_bindir()
-    if bindir is None:
-        pytest.skip(why_not)
-    _prefix, _uid, why_not = pg_server.run_as_prefix()
-    if why_not:
-        pytest.skip(why_not)
-    with pg_server.postgres_server(bindir) as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeConfig:
-    if request.param == "sqlite":
-        return LakeConfig.embedded(tmp_path / "home")
-    server: pg_server.PgServer = request.getfixturevalue("postgres")
-    catalog = server.create_database(f"lake_{uuid.uuid4().hex[:12]}")
-    return LakeConfig("postgres", catalog, str(tmp_path / "data") + "/")
 
 
 def create_events(config: LakeConfig) -> None:

@@ -14,8 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +47,6 @@ from newswatch.warehouse.lake_schema import (
 from newswatch.warehouse.load import load_staged, stage_batch
 from newswatch.warehouse.sample import SAMPLE_ENTITIES, sample_batches
 from newswatch.warehouse.staging import LOADED_DIR, staged_batches
-from tests import pg_server
 
 WORKER = Path(__file__).with_name("lake_load_worker.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,27 +64,6 @@ ORDER = {"runs": {"loaded_at", "articles_added", "mentions_added", "staged_at"}}
 
 
 # -- fixtures and helpers ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[pg_server.PgServer]:
-    bindir, why_not = pg_server.find_bindir()
-    if bindir is None:
-        pytest.skip(why_not)
-    _prefix, _uid, why_not = pg_server.run_as_prefix()
-    if why_not:
-        pytest.skip(why_not)
-    with pg_server.postgres_server(bindir) as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeConfig:
-    if request.param == "sqlite":
-        return LakeConfig.embedded(tmp_path / "home")
-    server: pg_server.PgServer = request.getfixturevalue("postgres")
-    catalog = server.create_database(f"lake_{uuid.uuid4().hex[:12]}")
-    return LakeConfig("postgres", catalog, str(tmp_path / "data") + "/")
 
 
 def extras_batch(batches: Sequence[IngestBatch]) -> IngestBatch:
