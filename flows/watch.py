@@ -1,202 +1,274 @@
-"""Continuous mode: a loop around the ``ingest`` flow that polls each feed at its own pace.
+"""Continuous mode, one scheduler: the ``ingest`` flow on a Prefect interval schedule.
 
-Each tick reads the feed state; when a feed's cadence (``newswatch.extractors.cadence``) says
-due, it runs the ingest flow with ``respect_cadence=True`` and at most ``batch_size`` feeds —
-the same fetch -> extract -> match -> load -> alert path as the daily run. Between ticks it
-sleeps until the next feed is due (at most ``max_sleep``).
+Every run polls only the feeds whose adaptive cadence says due (``respect_cadence=True``, at
+most ``max_feeds`` of them, cadence clamped to the poll-interval bounds). ``WATCH_INTERVAL``
+and ``WATCH_CADENCE`` are the one definition of those parameters: prefect.yaml's ``watch``
+deployment documents them (``tests/test_watch.py`` compares), and ``newswatch watch`` serves
+them as ``ingest/watch-serve`` with ``serve_watch`` (a Prefect ``Runner`` in this process,
+one flow-run subprocess at a time). Prefect imports stay inside the functions, so the CLI can
+read the defaults without paying for Prefect.
 
-The flow runs in a worker thread so that the main thread keeps the SIGINT/SIGTERM handlers
-(Prefect's engine turns SIGTERM into an abort when it runs in the main thread): a signal
-stops the loop after the current batch has been staged and loaded. A second signal kills
-the process at once; the load is one transaction, so even then nothing is half-loaded.
-The ``watch`` deployment in prefect.yaml is the scheduler-driven alternative.
+``serve_watch`` reports each finished run (from the API: its state and its
+``ingest-summary`` artifact). A first ``stop`` request stops scheduling and waits for the
+run in flight to finish; a second cancels it (the load is one transaction per staged batch:
+nothing is half-loaded, and the next run loads what was left staged).
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import re
 import signal
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from types import FrameType
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from newswatch.core.errors import WarehouseLocked
-from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
-from newswatch.core.summaries import IngestSummary
-from newswatch.extractors.feed_state import due_sources, next_due_at
-from newswatch.extractors.sources import load_sources
-from newswatch.warehouse import queries
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
 
-log = logging.getLogger("newswatch.watch")
-FAILED_TICK_PAUSE = 30.0  # seconds to wait after an ingest run raised
-LOCKED_PAUSE = 5.0  # seconds to wait when feed state is locked by another writer
+WATCH_DEPLOYMENT = "watch"  # prefect.yaml's (worker-run, registered paused)
+SERVE_NAME = "watch-serve"  # what `newswatch watch` registers: ingest/watch-serve
+WATCH_INTERVAL = 300.0  # seconds between scheduled runs
+WATCH_CADENCE: dict[str, object] = {
+    "respect_cadence": True,
+    "max_feeds": 10,
+    "min_poll_interval": 300,
+    "max_poll_interval": 21600,
+}
+SUMMARY_KEY = "ingest-summary"
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+IN_FLIGHT = {"PENDING", "RUNNING", "CANCELLING"}
+ROW = re.compile(r"^\|" + r"\s*([\d.]+)\s*\|" * 10 + r"\s*$", re.MULTILINE)
+
+
+def watch_parameters(
+    base: dict[str, object],
+    *,
+    batch_size: int = int(WATCH_CADENCE["max_feeds"]),  # type: ignore[call-overload]
+    min_interval: float = float(WATCH_CADENCE["min_poll_interval"]),  # type: ignore[arg-type]
+    max_interval: float = float(WATCH_CADENCE["max_poll_interval"]),  # type: ignore[arg-type]
+) -> dict[str, object]:
+    """The ingest parameters of a watch run: ``base`` (sources, db, alerts...) plus the
+    cadence parameters, with these bounds (seconds; whole seconds stay ints, as in yaml)."""
+
+    def number(value: float) -> float | int:
+        return int(value) if float(value).is_integer() else value
+
+    return {
+        **base,
+        "respect_cadence": True,
+        "max_feeds": batch_size,
+        "min_poll_interval": number(min_interval),
+        "max_poll_interval": number(max_interval),
+    }
 
 
 @dataclass(frozen=True)
-class WatchOptions:
-    """What ``newswatch watch`` was asked for (intervals in seconds)."""
+class FinishedRun:
+    """One scheduled run as the API reports it once it is over."""
 
-    sources: str = str(DEFAULT_SOURCES)
-    db: str | None = None
-    allow_private: tuple[str, ...] = ()
-    alerts: str = str(DEFAULT_ALERTS)
-    alerts_to: tuple[str, ...] = ()
-    min_interval: float = 300.0
-    max_interval: float = 6 * 3600.0
-    batch_size: int = 10  # feeds per ingest run
-    max_sleep: float = 60.0  # the loop re-reads feed state at least this often
-    max_runs: int | None = None  # stop after this many ingest runs (tests, benchmarks)
+    name: str
+    state: str  # COMPLETED | FAILED | CRASHED | CANCELLED
+    message: str | None
+    counts: dict[str, float] | None  # from the ingest-summary artifact, when it has one
+    load_message: str | None
+
+    def line(self) -> str:
+        if self.counts is None:
+            return f"run {self.name}: {self.state.lower()}: {self.message or 'no summary'}"
+        c = {k: int(v) for k, v in self.counts.items() if k != "seconds"}
+        text = (
+            f"run {self.name}: {c['feeds_polled']} feeds polled ({c['failed']} failed, "
+            f"{c['unchanged']} unchanged), {c['new_articles']} new articles, "
+            f"{c['alerts_sent']} alerts sent [{self.load_message}]"
+        )
+        return text if self.state == "COMPLETED" else f"{text} ({self.state.lower()})"
 
 
-class StopFlag:
-    """A stop request that a signal handler may set: no locks (an Event's lock could be
-    held by the very thread the handler interrupts), waits sleep in short slices."""
+COLUMNS = (
+    "feeds_polled",
+    "failed",
+    "unchanged",
+    "backing_off",
+    "new_articles",
+    "stories",
+    "on_topic",
+    "mentions",
+    "alerts_sent",
+    "seconds",
+)
 
-    SLICE = 0.25
 
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-    def wait(self, seconds: float) -> bool:
-        deadline = time.monotonic() + max(seconds, 0.0)
-        while not self._set:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            time.sleep(min(self.SLICE, left))
-        return self._set
+def parse_summary(markdown: str) -> tuple[dict[str, float] | None, str | None]:
+    """The counts row and the load message of an ``ingest-summary`` artifact."""
+    match = ROW.search(markdown)
+    load = re.search(r"^Load: (.*)$", markdown, re.MULTILINE)
+    counts = dict(zip(COLUMNS, map(float, match.groups()), strict=True)) if match else None
+    return counts, load.group(1) if load else None
 
 
 @dataclass
-class WatchReport:
-    runs: int = 0
-    feeds_polled: int = 0
-    new_articles: int = 0
-    failed_runs: int = 0
-    summaries: list[IngestSummary] = field(default_factory=list)
+class StopRequest:
+    """Set by a signal handler: 1 = finish the run in flight then stop, 2 = stop now."""
+
+    level: int = 0
+
+    def bump(self) -> None:
+        self.level += 1
 
 
-def watch(
-    options: WatchOptions,
-    stop: StopFlag,
-    on_run: Callable[[IngestSummary], None] | None = None,
-) -> WatchReport:
-    """Run ticks until ``stop`` is set (or ``max_runs`` ingest runs); returns the tallies."""
-    settings = Settings.from_env(
-        db_path=Path(options.db) if options.db else None,
-        min_poll_interval=options.min_interval,
-        max_poll_interval=options.max_interval,
-    )
-    report = WatchReport()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watch-ingest") as worker:
-        while not stop.is_set():
-            if options.max_runs is not None and report.runs >= options.max_runs:
-                break
-            sources = [s for s in load_sources(Path(options.sources)) if s.enabled]
-            try:
-                states = queries.feed_states(settings.db_path, lock_timeout=LOCKED_PAUSE)
-            except WarehouseLocked as exc:
-                log.info("feed state locked (%s); waiting", exc)
-                stop.wait(LOCKED_PAUSE)
-                continue
-            now = datetime.now(UTC)
-            if due_sources(sources, states, now, respect_cadence=True):
-                summary = _run_batch(worker, options, report)
-                if summary is not None and on_run is not None:
-                    on_run(summary)
-                if summary is None:
-                    stop.wait(min(FAILED_TICK_PAUSE, options.max_sleep))
-                elif summary.batches_left or not summary.feeds_polled:
-                    # not loaded (a writer holds the lock) or nothing polled: the stored
-                    # state did not move, so do not spin; the next run loads what is staged
-                    stop.wait(min(options.min_interval, options.max_sleep))
-                continue
-            stop.wait(seconds_until(next_due_at(sources, states), now, options.max_sleep))
-    return report
-
-
-def seconds_until(when: datetime | None, now: datetime, max_sleep: float) -> float:
-    """How long to sleep before the next tick: until ``when``, within [0.05, max_sleep]."""
-    if when is None:
-        return 0.05
-    return min(max((when - now).total_seconds(), 0.05), max_sleep)
-
-
-def _run_batch(
-    worker: ThreadPoolExecutor, options: WatchOptions, report: WatchReport
-) -> IngestSummary | None:
-    from newswatch.flows.ingest import (  # imports Prefect only when a batch runs
-        IngestFailed,
-        ingest,
+async def _finished_runs(
+    client: PrefectClient, deployment_id: Any, since: datetime, seen: set[str]
+) -> tuple[list[FinishedRun], bool]:
+    """Runs of the deployment created after ``since`` that ended and were not reported
+    yet, oldest first; and whether one is still in flight."""
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+        DeploymentFilter,
+        DeploymentFilterId,
     )
 
-    future: Future[IngestSummary] = worker.submit(
-        ingest,
-        sources=options.sources,
-        db=options.db,
-        allow_private=list(options.allow_private),
-        alerts=options.alerts,
-        alerts_to=list(options.alerts_to),
-        respect_cadence=True,
-        max_feeds=options.batch_size,
-        min_poll_interval=options.min_interval,
-        max_poll_interval=options.max_interval,
+    runs = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        limit=200,
     )
-    report.runs += 1
-    try:
-        summary = _wait(future)
-    except IngestFailed as failed:  # Failed in Prefect (no source answered, or not loaded)
-        summary = failed.summary
-    except Exception as exc:  # one bad run must not end the watch
-        report.failed_runs += 1
-        log.error("ingest run failed: %s", exc)
-        return None
-    report.feeds_polled += summary.feeds_polled
-    report.new_articles += summary.new_articles
-    report.summaries.append(summary)
-    return summary
-
-
-def _wait(future: Future[IngestSummary]) -> IngestSummary:
-    """The result, waiting in short slices so the main thread's signal handlers run."""
-    while True:
-        try:
-            return future.result(timeout=0.5)
-        except TimeoutError:
+    # runs this watch started (a run that never started, e.g. cancelled by the concurrency
+    # limit, is not a run; one left RUNNING by a killed earlier watch is not ours)
+    runs = [r for r in runs if r.start_time is not None and r.start_time >= since]
+    busy = any(r.state_type is not None and r.state_type.value in IN_FLIGHT for r in runs)
+    done = []
+    for run in sorted(runs, key=lambda r: r.start_time or since):
+        state = run.state_type.value if run.state_type else ""
+        if state not in TERMINAL or str(run.id) in seen:
             continue
+        seen.add(str(run.id))
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[SUMMARY_KEY]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+            )
+        )
+        markdown = str(artifacts[0].data) if artifacts else ""
+        counts, load = parse_summary(markdown)
+        message = run.state.message if run.state else None
+        done.append(FinishedRun(run.name, state, message, counts, load))
+    return done, busy
 
 
-@contextmanager
-def stop_on_signals(stop: StopFlag) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``stop`` (finish the batch, then exit); a second one kills."""
+async def _drop_scheduled_runs(client: PrefectClient, deployment_id: Any) -> None:
+    """Delete the deployment's runs still waiting to start: they carry the parameters of the
+    previous registration; the scheduler creates new ones from the current one."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
 
-    def handle(signum: int, frame: FrameType | None) -> None:
-        del frame
-        if stop.is_set():
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        log.warning("%s: stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
+    waiting = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
+        limit=200,
+    )
+    for run in waiting:
+        await client.delete_flow_run(run.id)
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+async def serve_watch(
+    parameters: dict[str, object],
+    interval: float,
+    stop: StopRequest,
+    on_run: Callable[[FinishedRun], None],
+    *,
+    max_runs: int | None = None,
+    poll: float = 2.0,
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> int:
+    """Serve ``ingest`` as ``ingest/watch-serve`` every ``interval`` s until ``stop`` (or
+    ``max_runs`` finished runs); returns the number of runs reported."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.runner import Runner
+
+    from newswatch.flows.ingest import ingest
+
+    runner = Runner(name=SERVE_NAME, limit=1, query_seconds=max(min(interval / 2, 10.0), 1.0))
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    deployment_id = await runner.aadd_flow(
+        ingest,
+        name=SERVE_NAME,
+        interval=timedelta(seconds=interval),
+        parameters=parameters,
+        paused=False,
+        description="Poll the feeds whose cadence says due (served by `newswatch watch`).",
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
+    )
+    async with get_client() as client:
+        await _drop_scheduled_runs(client, deployment_id)  # an earlier watch's (old parameters)
+        # the first run starts now, as a watch is expected to (the schedule's first slot is
+        # a full interval away); the concurrency limit keeps it from overlapping a slot
+        await client.create_flow_run_from_deployment(deployment_id)
+    seen: set[str] = set()
+    reported = 0
+
+    async def monitor() -> None:
+        nonlocal reported
+        loop = asyncio.get_running_loop()
+        for sig in signals:  # after runner.start() installed its own SIGTERM handler
+            loop.add_signal_handler(sig, stop.bump)
+        try:
+            async with get_client() as client:
+                while True:
+                    done, busy = await _finished_runs(client, deployment_id, since, seen)
+                    for run in done:
+                        reported += 1
+                        on_run(run)
+                    if max_runs is not None and reported >= max_runs and not stop.level:
+                        stop.level = 1
+                    if stop.level >= 2 or (stop.level == 1 and not busy):
+                        break
+                    if stop.level == 1:  # no new run; the one in flight finishes
+                        runner.stopping = True
+                        poller = getattr(runner, "_scheduled_run_poller", None)
+                        if poller is not None:
+                            poller.stopping = True
+                    await asyncio.sleep(poll)
+        finally:
+            if runner.started:
+                await runner.astop()  # cancels a run still in flight (second signal)
+
+    task = asyncio.create_task(monitor())
     try:
-        yield
+        await runner.start()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not task.done():
+            task.cancel()
+        loop = asyncio.get_running_loop()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+        raise error
+    return reported
 
 
-__all__ = ["StopFlag", "WatchOptions", "WatchReport", "seconds_until", "stop_on_signals", "watch"]
+__all__ = [
+    "SERVE_NAME",
+    "WATCH_CADENCE",
+    "WATCH_DEPLOYMENT",
+    "WATCH_INTERVAL",
+    "FinishedRun",
+    "StopRequest",
+    "parse_summary",
+    "serve_watch",
+    "watch_parameters",
+]

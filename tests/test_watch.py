@@ -1,9 +1,13 @@
-"""Continuous mode against a local server whose feeds change during the test: new entries
-are ingested on the next due tick, quiet feeds are polled less, a 429 with Retry-After
-pushes the next poll, and SIGTERM mid-batch leaves no partial rows (subprocess)."""
+"""Continuous mode: `newswatch watch` serves the ingest flow on a Prefect interval schedule
+(the session's real Prefect server schedules every run; nobody triggers one) against a local
+server whose feeds change during the test: new entries are ingested by the next scheduled
+run, quiet feeds are polled less, a 429 with Retry-After pushes the next poll, and SIGTERM
+mid-batch finishes the batch, leaves no partial rows, and the next start resumes. Its
+parameters are prefect.yaml's `watch` deployment's (one definition, `flows/watch.py`)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -12,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -22,8 +26,9 @@ from xml.sax.saxutils import escape
 import duckdb
 import pytest
 
+from newswatch.commands import watch as watch_command
 from newswatch.core.summaries import IngestSummary
-from newswatch.flows.watch import StopFlag, WatchOptions, seconds_until, watch
+from newswatch.flows import watch
 from newswatch.warehouse.queries import feed_states
 from tests.localserver import serve
 
@@ -144,16 +149,96 @@ def site() -> Iterator[tuple[Site, str]]:
         yield site, base
 
 
-def test_next_sleep_is_bounded() -> None:
-    now = datetime.now(UTC)
-    assert seconds_until(None, now, 60) == 0.05
-    assert seconds_until(now + timedelta(hours=1), now, 60) == 60
-    assert seconds_until(now + timedelta(seconds=3), now, 60) == 3
-    assert seconds_until(now - timedelta(seconds=3), now, 60) == 0.05
+def test_run_line_comes_from_the_runs_ingest_summary_artifact() -> None:
+    summary = IngestSummary(
+        run_id="r1", feeds_polled=4, feeds_failed=1, feeds_unchanged=2, feeds_skipped=3,
+        new_entries=5, new_articles=5, on_topic_articles=2, mentions=9, stories=4,
+        batches_loaded=1, batches_left=0, load_message="loaded 1 batch(es): +5 articles",
+        alerts_raised=2, alerts_sent=2, alerts_failed=0, alert_errors=(),
+        failed_feeds=(("x", "timeout"),), seconds=1.25,
+    )  # fmt: skip
+    counts, load = watch.parse_summary(summary.to_markdown())
+    run = watch.FinishedRun("calm-fox", "COMPLETED", None, counts, load)
+    assert run.line() == (
+        "run calm-fox: 4 feeds polled (1 failed, 2 unchanged), 5 new articles, 2 alerts sent "
+        "[loaded 1 batch(es): +5 articles]"
+    )
+    failed = replace(run, state="FAILED")
+    assert failed.line().endswith("(failed)")
+    crashed = watch.FinishedRun("sad-owl", "CRASHED", "killed", *watch.parse_summary(""))
+    assert crashed.line() == "run sad-owl: crashed: killed"
 
 
-def test_watch_ingests_new_entries_on_the_next_due_tick_and_polls_quiet_feeds_less(
-    prefect_harness: None, site: tuple[Site, str], tmp_path: Path
+def watch_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    watch_command.register(parser.add_subparsers())
+    return parser.parse_args(["watch", *argv])
+
+
+def test_watch_serves_the_parameters_of_prefect_yamls_watch_deployment() -> None:
+    import yaml
+
+    from newswatch.flows.ingest import ingest
+
+    config = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+    [deployment] = [d for d in config["deployments"] if d["name"] == watch.WATCH_DEPLOYMENT]
+    assert deployment["entrypoint"] == "flows/ingest.py:ingest"
+    [schedule] = deployment["schedules"]
+    assert schedule["interval"] == watch.WATCH_INTERVAL
+    assert deployment["concurrency_limit"]["limit"] == 1
+    documented = deployment["parameters"]
+    ingest.validate_parameters(documented)
+    # the one definition: prefect.yaml documents it, `newswatch watch` serves it by default
+    args = watch_args()
+    served = watch_command.watch_parameters(args, Path(documented["sources"]), [])
+    assert {
+        k: v for k, v in documented.items() if k not in {"sources", "db"}
+    } == watch.WATCH_CADENCE
+    assert {k: v for k, v in served.items() if k not in {"sources", "db"}} == watch.WATCH_CADENCE
+    assert served["sources"] == str((Path.cwd() / documented["sources"]).resolve())
+    assert (args.interval or args.min_interval) == watch.WATCH_INTERVAL
+    # the options map onto the flow's parameters; --interval defaults to --min-interval
+    args = watch_args("--min-interval", "2s", "--max-interval", "1h", "--batch-size", "3")
+    served = watch_command.watch_parameters(args, Path("s.toml"), ["127.0.0.1"])
+    assert served["max_feeds"] == 3 and served["respect_cadence"] is True
+    assert (served["min_poll_interval"], served["max_poll_interval"]) == (2, 3600)
+    assert served["allow_private"] == ["127.0.0.1"]
+    assert args.interval is None and args.min_interval == 2.0
+    assert watch_args("--interval", "45s").interval == 45.0
+    assert ingest.validate_parameters(served)["max_feeds"] == 3
+
+
+def subprocess_env(tmp_path: Path, api_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_URL=api_url,  # the session's real server: its scheduler creates the runs
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    return env
+
+
+def start_watch(
+    tmp_path: Path, api_url: str, sources: Path, db: Path, *extra: str
+) -> subprocess.Popen[str]:
+    command = [
+        sys.executable, "-m", "newswatch.cli", "watch", "--sources", str(sources),
+        "--db", str(db), "--allow-private", "127.0.0.1", "--min-interval", "1s",
+        "--max-interval", "1h", "--interval", "4s", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path, api_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_watch_ingests_new_entries_on_the_next_scheduled_run_and_polls_quiet_feeds_less(
+    prefect_api: str, site: tuple[Site, str], tmp_path: Path
 ) -> None:
     server, base = site
     start = datetime.now(UTC)
@@ -163,28 +248,37 @@ def test_watch_ingests_new_entries_on_the_next_due_tick_and_polls_quiet_feeds_le
     server.limited.add("limited")
     sources = write_sources(tmp_path / "sources.toml", base, ["busy", "quiet", "limited"])
     db = tmp_path / "watch.duckdb"
-    options = WatchOptions(
-        sources=str(sources),
-        db=str(db),
-        allow_private=("127.0.0.1",),
-        min_interval=1.0,
-        max_interval=3600.0,
-        max_sleep=2.0,
-        max_runs=3,
-    )
-
-    def publish_after_run(summary: IngestSummary) -> None:
-        server.publish("busy", f"fresh-{summary.run_id}")
-
-    report = watch(options, StopFlag(), on_run=publish_after_run)
-
-    assert report.runs == 3 and report.failed_runs == 0
+    process = start_watch(tmp_path, prefect_api, sources, db, "--max-runs", "3")
+    lines: list[str] = []
+    polls_at_publish: list[int] = []  # busy's feed requests when each fresh entry appeared
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # one line per finished run: publish after each
+            lines.append(line)
+            if line.startswith("run "):
+                polls_at_publish.append(server.requests["/busy/feed.xml"])
+                server.publish("busy", f"fresh-{len(lines)}")
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines)
+    assert process.returncode == 0, output
+    runs = [line for line in lines if line.startswith("run ")]
+    assert len(runs) >= 3, output
+    assert "newswatch watch stopped: " in output and "0 failed runs" in output, output
     counts = article_count(db)
-    assert counts["busy"] == 3 + 2  # the first two fresh entries, each on the next tick
+    busy_polls = server.requests["/busy/feed.xml"]
+    # each fresh entry was ingested by the next run that polled busy (its cadence, ~the
+    # spacing of its entries, may let one scheduled run pass), the last one by none
+    polled_after = [n for n in polls_at_publish if busy_polls > n]
+    assert polled_after, output
+    assert counts["busy"] == 3 + len(polled_after), output
     assert counts["quiet"] == 3
-    assert server.requests["/busy/feed.xml"] == 3
+    assert 2 <= busy_polls <= len(runs), output
     assert server.requests["/quiet/feed.xml"] == 1  # its cadence says: not before an hour
     assert server.requests["/limited/feed.xml"] == 1  # Retry-After: 2 h
+    assert table_count(db, "runs") == len(runs)
     states = feed_states(db)
     busy, quiet, limited = states["busy"], states["quiet"], states["limited"]
     assert busy.next_poll_at and quiet.next_poll_at and busy.last_polled_at
@@ -194,40 +288,8 @@ def test_watch_ingests_new_entries_on_the_next_due_tick_and_polls_quiet_feeds_le
     assert limited.next_poll_at and limited.next_poll_at - start >= timedelta(hours=2)
 
 
-def subprocess_env(tmp_path: Path) -> dict[str, str]:
-    from prefect.settings import PREFECT_API_URL
-
-    env = dict(os.environ)
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
-        PYTHONPATH=str(REPO_ROOT),
-    )
-    api_url = PREFECT_API_URL.value()
-    if api_url:  # share the harness's server: no second server start in the subprocess
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-def start_watch(tmp_path: Path, sources: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [
-        sys.executable, "-m", "newswatch.cli", "watch", "--sources", str(sources),
-        "--db", str(db), "--allow-private", "127.0.0.1", "--min-interval", "1s",
-        "--max-interval", "1h", "--max-sleep", "1s", *extra,
-    ]  # fmt: skip
-    return subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=subprocess_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
-    prefect_harness: None, site: tuple[Site, str], tmp_path: Path
+    prefect_api: str, site: tuple[Site, str], tmp_path: Path
 ) -> None:
     server, base = site
     start = datetime.now(UTC)
@@ -237,7 +299,7 @@ def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
     sources = write_sources(tmp_path / "sources.toml", base, ["wire"])
     db = tmp_path / "watch.duckdb"
 
-    process = start_watch(tmp_path, sources, db)
+    process = start_watch(tmp_path, prefect_api, sources, db)
     try:
         assert server.page_requested.wait(timeout=120), "the watcher never fetched a page"
         process.send_signal(signal.SIGTERM)  # mid-batch: one page is still being served
@@ -248,31 +310,15 @@ def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert "stopping after the current batch" in output or "stopped" in output
+    assert "newswatch watch stopped: 1 runs" in output, output
+    assert "Traceback" not in output, output
     assert article_count(db) == {"wire": 3}  # the whole batch, not a part of it
     assert table_count(db, "runs") == 1
     assert not list((tmp_path / "staging").glob("2*")), "a batch was left staged"
 
     server.publish("wire", "wire-new")
-    process = start_watch(tmp_path, sources, db, "--max-runs", "1")
+    process = start_watch(tmp_path, prefect_api, sources, db, "--max-runs", "1")
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 0, output
     assert article_count(db) == {"wire": 4}  # resumed: the new entry, nothing twice
-    assert table_count(db, "runs") == 2
-
-
-def test_watch_deployment_runs_the_ingest_with_its_cadence_on_an_interval() -> None:
-    import yaml
-
-    from newswatch.flows.ingest import ingest
-
-    config = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
-    [deployment] = [d for d in config["deployments"] if d["name"] == "watch"]
-    assert deployment["entrypoint"] == "flows/ingest.py:ingest"
-    [schedule] = deployment["schedules"]
-    assert schedule["interval"] == 300
-    parameters = deployment["parameters"]
-    assert parameters["respect_cadence"] is True
-    validated = ingest.validate_parameters(parameters)
-    assert validated["min_poll_interval"] == 300 and validated["max_feeds"] == 10
-    assert deployment["concurrency_limit"]["limit"] == 1
+    assert table_count(db, "runs") == 2, output

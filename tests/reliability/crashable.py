@@ -146,3 +146,8 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+elif __name__ == "__mp_main__":
+    # a process spawned by a crashable one (Prefect's runner runs each served flow run -
+    # `newswatch watch`'s - in a spawned child, which re-imports the parent's main module
+    # under this name): the same crash points there
+    install()
