@@ -16,6 +16,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("NEWSWATCH_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``scripts/test`` runs each suite on two workers) every worker gets
+    its own PREFECT_HOME: a CLI subprocess with no PREFECT_API_URL starts Prefect's temporary
+    server on that home's SQLite database, and two workers' servers must not share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        base = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+        home = base.parent / f"{base.name}-{worker}"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():

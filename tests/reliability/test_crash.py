@@ -73,6 +73,7 @@ class KillOutcome:
     killed: bool
     died_after: str
     orphans: int  # processes of the killed run still alive 5 s later
+    orphan_commands: tuple[str, ...]
     db_opened_after_kill: bool
     rerun_code: int
     fingerprint: Fingerprint
@@ -97,17 +98,26 @@ def db_opens(db: Path) -> bool:
     return True
 
 
-def left_behind(workdir: Path, grace: float = 5.0) -> int:
-    """Processes of a killed run (extraction workers, forkserver) still alive after
-    ``grace`` seconds; they are then killed so they cannot disturb the re-run."""
+def left_behind(workdir: Path, grace: float = 5.0) -> tuple[str, ...]:
+    """Command lines of a killed run's processes (extraction workers, forkserver) still
+    alive after ``grace`` seconds; they are then killed so they cannot disturb the re-run."""
     deadline = time.monotonic() + grace
     while survivors(workdir) and time.monotonic() < deadline:
         time.sleep(0.2)
     stuck = survivors(workdir)
+    commands = tuple(command_line(pid) for pid in stuck)
     for pid in stuck:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    return len(stuck)
+    return commands
+
+
+def command_line(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"{pid}: (gone)"
+    return f"{pid}: " + raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200]
 
 
 def kill_and_rerun(
@@ -129,7 +139,8 @@ def kill_and_rerun(
         label=label,
         killed=killed.returncode == -9,
         died_after=killed.last_point,
-        orphans=orphans,
+        orphans=len(orphans),
+        orphan_commands=orphans,
         db_opened_after_kill=opened,
         rerun_code=rerun.returncode,
         fingerprint=fingerprint(workdir / "news.duckdb"),
@@ -193,7 +204,8 @@ def test_kill_minus_nine_anywhere_then_rerun_converges_to_the_clean_run(
         same = "same" if fp.hashes == expected.hashes else "DIFF"
         lines.append(
             f"{o.label:<24} {o.died_after:<18} {o.killed!s:>6} {o.db_opened_after_kill!s:>5} "
-            f"{same:>6} {lost_here:>4} {dups_here:>4} {len(o.deliveries):>6} {repeats_here:>7}"
+            f"{same:>6} {lost_here:>4} {dups_here:>4} {len(o.deliveries):>6} {repeats_here:>7} "
+            f"{o.orphans:>7}"
         )
     kills = sum(o.killed for o in outcomes)
     phases = Counter(o.died_after for o in outcomes if o.killed)
@@ -212,7 +224,9 @@ def test_kill_minus_nine_anywhere_then_rerun_converges_to_the_clean_run(
     (tmp_path / "crash-table.txt").write_text("\n".join(lines), encoding="utf-8")
 
     assert kills >= 20
-    assert sum(o.orphans for o in outcomes) == 0
+    assert sum(o.orphans for o in outcomes) == 0, [
+        (o.label, o.orphan_commands) for o in outcomes if o.orphans
+    ]
     assert all(o.db_opened_after_kill for o in outcomes)
     assert lost == 0 and dup_articles == 0 and dup_alert_rows == 0
     assert missing_alerts == 0
