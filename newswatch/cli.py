@@ -19,6 +19,8 @@ from newswatch.core.errors import ConfigError, NewswatchError, PrefectApiLost, W
 COMMAND_MODULES = (
     "newswatch.commands.run",
     "newswatch.commands.sql",
+    "newswatch.commands.trends",
+    "newswatch.commands.search",
     "newswatch.commands.sources",
     "newswatch.commands.extract",
     "newswatch.commands.entities",
