@@ -70,9 +70,3 @@ def _default_since(con: duckdb.DuckDBPyConnection) -> date:
     row = con.execute("SELECT max(published_day) FROM articles").fetchone()
     newest = row[0] if row and row[0] else date.today()
     return newest - timedelta(days=90)
-
-
-def _default_since(con: duckdb.DuckDBPyConnection) -> date:
-    row = con.execute("SELECT max(published_day) FROM articles").fetchone()
-    newest = row[0] if row and row[0] else date.today()
-    return newest - timedelta(days=90)
