@@ -2,7 +2,15 @@
 
 Each command group lives in ``newswatch/commands/<group>.py`` and exposes
 ``register(subparsers)``; handlers return an exit code. Errors from the error tree become
-one clear line on stderr and a non-zero exit.
+one clear line on stderr and a non-zero exit (the codes: ``EXIT_CODES``, shown by
+``newswatch --help``).
+
+A reader that closes the pipe early (``newswatch sql ... | head -1``) ends the command
+quietly with 141, what a shell reports for a tool stopped by SIGPIPE (128 + 13), so a
+``set -o pipefail`` script still sees that the output was cut; no traceback. Python's
+default SIGPIPE handling is kept (a signal would also kill a run mid-write on a closed
+socket); the console entry catches ``BrokenPipeError`` instead and points stdout at
+``/dev/null`` so the interpreter's last flush cannot raise again.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ COMMAND_MODULES = (
     "newswatch.commands.entities",
     "newswatch.commands.serve",
     "newswatch.commands.report",
+    "newswatch.commands.ui",
     "newswatch.commands.alerts",
     "newswatch.commands.watch",
     "newswatch.commands.status",
@@ -35,10 +44,26 @@ COMMAND_MODULES = (
 )
 
 
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader closed stdout early (`| head`)
+EXIT_CODES = (
+    (0, "done"),
+    (1, "failed: the one line on stderr says why (a run: the Prefect API lost)"),
+    (2, "bad command line (usage)"),
+    (69, "run: no source answered (EX_UNAVAILABLE)"),
+    (75, "the warehouse is locked by another writer, or a batch is left staged (EX_TEMPFAIL)"),
+    (78, "configuration error: a sources/alerts/entities file, --cron, a channel (EX_CONFIG)"),
+    (130, "interrupted (Ctrl-C)"),
+    (PIPE_CLOSED, "the reader closed the pipe (`| head`): output cut, no error"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newswatch",
         description="Monitor news coverage of one topic: fetch, clean, match, load, alert.",
+        epilog="exit codes:\n"
+        + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_PrintVersions, nargs=0, help="print versions and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -94,7 +119,23 @@ def main(argv: Sequence[str] | None = None, *, exit_at_once_on_lost_api: bool = 
 
 def console() -> int:
     """The ``newswatch`` console script (and ``python -m newswatch.cli``)."""
-    return main(exit_at_once_on_lost_api=True)
+    try:
+        code = main(exit_at_once_on_lost_api=True)
+        sys.stdout.flush()  # output that fit in the buffer meets the closed pipe here
+    except BrokenPipeError:
+        _drop_stdout()
+        return PIPE_CLOSED
+    return code
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for the closed pipe is dropped
+    instead of raising again when the interpreter flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

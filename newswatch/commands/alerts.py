@@ -59,8 +59,9 @@ def handle_list(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps({**row.__dict__}, default=str, ensure_ascii=False))
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from newswatch.commands.output import pipe_console
 
     table = Table("created", "rule", "channel", "status", "tries", "headline / last error")
     for row in rows:
@@ -75,7 +76,7 @@ def handle_list(args: argparse.Namespace) -> int:
             str(row.attempts),
             detail,
         )
-    Console().print(table)
+    pipe_console().print(table)
     print(f"{len(rows)} alert(s)")
     return 0
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
 from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.output import pipe_console
 from newswatch.core.errors import WarehouseLocked
 from newswatch.core.records import FeedState
 
@@ -37,7 +37,7 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     now = datetime.now(UTC)
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = pipe_console(width=None if sys.stdout.isatty() else 200)
     try:
         status = read_status(settings.db_path, now, runs=args.runs)
         status_db = settings.db_path
