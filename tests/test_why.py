@@ -84,4 +84,14 @@ def test_why_finds_an_article_by_id_prefix_and_final_url(
 
 def test_why_an_unknown_article_says_so(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["why", "https://nowhere.example/x", "--db", str(db_path)]) == 1
-    assert "no stored article" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "no stored article" in err and "characters" not in err  # a URL, not a short id
+
+
+def test_why_with_a_short_id_says_ids_need_8_characters(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["why", "abcd", "--db", str(db_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "an article id prefix needs 8+ characters (4 given)" in captured.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,7 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_db_argument(send)
     send.set_defaults(handler=handle_send)
 
-    test = actions.add_parser("test", help="send a test message to a rule's channels")
+    test = actions.add_parser(
+        "test",
+        help="send a test message to a rule's channels",
+        description="Send one test message to each channel of RULE. A channel whose URL "
+        "variable is unset is reported and skipped (optional channels are normal). Exit 0 "
+        "every channel tried accepted it, 1 a delivery failed, 78 no channel of the rule "
+        "could be tried (all unset) or no such rule.",
+    )
     test.add_argument("rule", help="rule name from the alerts file")
     test.add_argument("--alerts", type=Path, default=DEFAULT_ALERTS, help="rules and channels")
     add_db_argument(test)
@@ -133,17 +141,22 @@ def handle_test(args: argparse.Namespace) -> int:
         "link": "https://example.org/newswatch-test",
     }
     title, body = render_alert(payload)
-    failures = 0
+    failures = tried = 0
     for name in rule.channels:
         channel = config.channel(name)
         url = channel.resolve(os.environ)
         if url is None:
             print(f"  {name}: skipped, ${channel.url_env} is not set")
-            failures += 1
             continue
+        tried += 1
         secret = os.environ.get(channel.secret_env) if channel.secret_env else None
         message = Message(f"test-{datetime.now(UTC):%Y%m%dT%H%M%S}", title, body, payload)
         result = deliver(anchored(url, settings.data_dir), message, secret=secret)
         print(f"  {name}: {'sent' if result.ok else 'FAILED: ' + str(result.error)}")
         failures += not result.ok
-    return 0 if failures == 0 else 1
+    if failures:
+        return 1
+    if not tried:
+        print(f"newswatch: no channel of rule {rule.name!r} is configured", file=sys.stderr)
+        return 78  # EX_CONFIG: set a channel's variable
+    return 0

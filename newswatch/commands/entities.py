@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import duckdb
@@ -146,8 +147,13 @@ def run_derive(args: argparse.Namespace) -> int:
     from newswatch.extractors.derive import derive_review
     from newswatch.extractors.entities import load_catalogue
 
+    seed_dir: Path = args.seed_dir
+    if not seed_dir.is_dir():
+        raise ConfigError(f"{seed_dir}: no such directory (SEED_DIR holds the *.txt seed texts)")
+    if not any(seed_dir.glob("*.txt")):
+        raise ConfigError(f"{seed_dir}: no *.txt seed texts in it (one article per file)")
     catalogue = load_catalogue(args.catalogue)
-    rows = derive_review(args.seed_dir, catalogue)
+    rows = derive_review(seed_dir, catalogue)
     if args.new_only:
         rows = [row for row in rows if row.entity_id is None]
     if args.limit > 0:

@@ -59,15 +59,33 @@ def handle(args: argparse.Namespace) -> int:
         staged_table(staged),
     ):
         console.print(table)
-    retired = sum(f.retired_at is not None for f in status.feeds)
-    failing = sum(f.consecutive_failures > 0 and f.retired_at is None for f in status.feeds)
-    quiet = sum(h.status == "quiet" for h in health.values())
     console.print(
-        f"{len(status.feeds)} feeds ({failing} failing, {quiet} quiet, {retired} retired), "
+        f"{len(status.feeds)} feeds ({feed_counts(status.feeds, health)}), "
         f"{len(status.pending_alerts)} pending "
         f"alerts, {len(staged)} staged batches not loaded"
     )
     return 0
+
+
+def feed_counts(feeds: Sequence[FeedRow], health: dict[str, FeedHealth]) -> str:
+    """The summary's counts, from the same verdicts as the health column: "failing" is
+    the feed-health verdict (failed FAIL_AFTER polls in a row: what alerts), a feed whose
+    last polls failed below that is counted apart."""
+    verdicts = [health.get(f.source_id) for f in feeds]
+    failing = sum(v is not None and v.status == "failing" for v in verdicts)
+    quiet = sum(v is not None and v.status == "quiet" for v in verdicts)
+    retired = sum(f.retired_at is not None for f in feeds)
+    erring = sum(_erring(f, health.get(f.source_id)) for f in feeds)
+    counts = f"{failing} failing, "
+    if erring:
+        counts += f"{erring} with a failed last poll, "
+    return counts + f"{quiet} quiet, {retired} retired"
+
+
+def _erring(feed: FeedRow, verdict: FeedHealth | None) -> bool:
+    """Its last poll failed, but not yet as often as the health verdict "failing" needs."""
+    judged = verdict is not None and verdict.status in ("failing", "retired")
+    return feed.consecutive_failures > 0 and feed.retired_at is None and not judged
 
 
 def runs_table(runs: Sequence[RunRow]) -> Table:
@@ -131,7 +149,7 @@ def feeds_table(
         verdict = health.get(feed.source_id)
         table.add_row(
             feed.source_id if feed.enabled is not False else f"{feed.source_id} (disabled)",
-            _health_cell(verdict),
+            _health_cell(verdict, feed),
             status if feed.consecutive_failures == 0 else f"[red]{status}",
             _red_if(feed.consecutive_failures),
             _ago(feed.last_polled_at, now),
@@ -204,7 +222,11 @@ def staged_table(staged: Sequence[StagedRow]) -> Table:
     return table
 
 
-def _health_cell(verdict: FeedHealth | None) -> str:
+def _health_cell(verdict: FeedHealth | None, feed: FeedRow | None = None) -> str:
+    if feed is not None and _erring(feed, verdict):
+        from newswatch.extractors.health import FAIL_AFTER
+
+        return f"[yellow]failed {feed.consecutive_failures}/{FAIL_AFTER}"
     if verdict is None:
         return ""
     colour = {"failing": "red", "retired": "red", "quiet": "yellow"}.get(verdict.status)

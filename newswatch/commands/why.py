@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +38,23 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     found = explain(settings.db_path, args.key)
     if found is None:
-        print(f"no stored article matches {args.key!r} (URL, canonical URL or article id)")
+        print(not_found_message(args.key), file=sys.stderr)
         return 1
     if args.format == "json":
         print(json.dumps(found.__dict__, ensure_ascii=False, indent=2, default=str))
     else:
         print("\n".join(explanation_lines(found)))
     return 0
+
+
+def not_found_message(key: str) -> str:
+    from newswatch.warehouse.why_queries import MIN_ID_PREFIX
+
+    text = f"newswatch: no stored article matches {key!r} (URL, canonical URL or article id)"
+    key = key.strip()
+    if "/" not in key and len(key) < MIN_ID_PREFIX:
+        text += f"; an article id prefix needs {MIN_ID_PREFIX}+ characters ({len(key)} given)"
+    return text
 
 
 def explanation_lines(found: Explanation) -> list[str]:
