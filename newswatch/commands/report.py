@@ -9,6 +9,8 @@ from pathlib import Path
 
 from newswatch.commands.common import add_db_argument, settings_from_args
 
+DEFAULT_WINDOW_WEEKS = 26  # warehouse/report_queries.py's (not imported: keeps --help light)
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -16,9 +18,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write an HTML trend report (one file, opens offline)",
         description="Read the published snapshot of the warehouse (the main database with "
         "--live) and write one self-contained HTML file with no script and no external "
-        "resource: "
-        "trend charts per entity with spikes marked, co-occurrence, share by outlet and "
-        "language, new stories, emerging terms.",
+        "resource: the window and the data's span stated at the top, on-topic stories per "
+        "week, the week's new stories (headline, outlets, summary), weekly panels per "
+        "topic-specific entity with spikes marked (countries, governments and other context "
+        "entities summarised in a table), co-occurrence, share by outlet and language, "
+        "emerging terms.",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("report.html"), help="HTML file to write (report.html)"
@@ -28,7 +32,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=date.fromisoformat,
         default=None,
         metavar="DATE",
-        help="first day of the window, YYYY-MM-DD (default: 90 days before the last article)",
+        help="first day of the window, YYYY-MM-DD (default: --weeks weeks back from the "
+        "last article, or the first article when the data spans less)",
+    )
+    parser.add_argument(
+        "--weeks",
+        type=_positive_int,
+        default=DEFAULT_WINDOW_WEEKS,
+        metavar="N",
+        help=f"default window in weeks, ending on the last article ({DEFAULT_WINDOW_WEEKS})",
+    )
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="entity catalogue saying which entities are topic-specific (the bundled "
+        "seeds/entities.toml, as ingest uses)",
     )
     add_db_argument(parser)
     parser.add_argument(
@@ -56,11 +76,27 @@ def source_path(args: argparse.Namespace) -> Path:
 def handle(args: argparse.Namespace) -> int:
     from newswatch.report import write_report
 
-    data = write_report(source_path(args), args.out, since=args.since)
-    spikes = sum(len(e.spikes) for e in data.entities)
+    data = write_report(
+        source_path(args), args.out, since=args.since, weeks=args.weeks, catalogue=args.catalogue
+    )
+    window = data.window
+    spikes = sum(len(e.spikes) for e in data.topic_entities)
+    left_out = (
+        f" ({window.articles_before} earlier articles left out; the data starts "
+        f"{window.data_first})"
+        if window.articles_before
+        else ""
+    )
     print(
-        f"Wrote {args.out}: {data.window.since} to {data.window.until}, "
-        f"{data.totals.articles} articles, {len(data.entities)} entities, {spikes} spikes, "
-        f"{len(data.new_stories)} new stories"
+        f"Wrote {args.out}: {window.since} to {window.until}, {len(window.weeks)} weeks, "
+        f"{data.totals.articles} articles{left_out}, {len(data.topic_entities)} topic "
+        f"entities, {spikes} spikes, {len(data.new_stories)} new stories"
     )
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -8,8 +8,9 @@ hostile string got through.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+import re
+from collections.abc import Sequence
+from datetime import date
 from urllib.parse import quote, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -17,14 +18,20 @@ from newswatch.report import svg
 from newswatch.warehouse.report_queries import (
     SPIKE_MIN_ARTICLES,
     SPIKE_Z,
-    EntitySeries,
+    EntityWeeks,
     ReportData,
     ShareRow,
 )
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 URL_SAFE_CHARACTERS = "!#$%&'()*+,/:;=?@[]~"  # reserved characters and % stay as they are
-CHART_COUNT = 6  # mentions, stories, co-occurrence, outlets, languages, on-topic by outlet
+# stories per week, topic entities per week, co-occurrence, outlets, languages, all by outlet
+CHART_COUNT = 6
+# Bar colours used nowhere else on the page (nor on the heatmap's white-to-blue scale), so
+# a screenshot test can find each chart by its exact colour.
+STORIES_COLOR = "#1f6f8b"  # the stories-per-week bars
+ENTITY_COLOR = "#4a7fb0"  # the bars of every topic entity's panel
+SUMMARY_LINE = 220  # characters of a new story's one-line summary
 
 CSS = """
 :root { color-scheme: light; }
@@ -34,6 +41,12 @@ h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 20px 0 6px; }
 .meta { color: #555; margin: 0; }
+.window { font-size: 15px; margin: 8px 0 0; padding: 8px 12px; background: #fff8e1;
+          border-left: 4px solid #b8860b; }
+svg.chart .panel-title { font-size: 13px; font-weight: 600; }
+svg.chart .panel-note { font-size: 10px; fill: #666; }
+svg.chart .bar-value { font-size: 10px; fill: #555; }
+.story-summary { color: #444; font-size: 13px; margin: 2px 0 0; }
 .totals { display: flex; gap: 24px; margin: 16px 0; padding: 0; list-style: none; }
 .totals li { background: #f4f6f9; border-radius: 6px; padding: 8px 14px; }
 .totals b { display: block; font-size: 20px; }
@@ -63,10 +76,11 @@ def render_report(data: ReportData) -> str:
     _head(html, data)
     body = SubElement(html, "body")
     _header(body, data)
+    _weekly_stories(body, data)
+    _new_stories(body, data)
     _trends(body, data)
     _cooccurrence(body, data)
     _shares(body, data)
-    _new_stories(body, data)
     _emerging_terms(body, data)
     footer = SubElement(body, "footer", {"class": "note"})
     footer.text = (
@@ -115,9 +129,10 @@ def _head(html: Element, data: ReportData) -> None:
 def _header(body: Element, data: ReportData) -> None:
     header = SubElement(body, "header")
     SubElement(header, "h1").text = "newswatch trend report"
+    SubElement(header, "p", {"class": "window"}).text = window_statement(data)
     SubElement(header, "p", {"class": "meta"}).text = (
-        f"{data.window.since.isoformat()} to {data.window.until.isoformat()} "
-        f"(published day, UTC) · generated {data.generated_at:%Y-%m-%d %H:%M} UTC"
+        f"Days are published days (UTC); weeks end on {data.window.until.isoformat()}, the "
+        f"last day with an article. Generated {data.generated_at:%Y-%m-%d %H:%M} UTC."
     )
     totals = SubElement(header, "ul", {"class": "totals"})
     for label, value in (
@@ -132,44 +147,142 @@ def _header(body: Element, data: ReportData) -> None:
         item.append(_span(label))
 
 
+def window_statement(data: ReportData) -> str:
+    """The window, its weeks, and what of the data it leaves out, in one sentence or two."""
+    window = data.window
+    weeks = window.weeks
+    partial = sum(1 for w in weeks if w.days < 7)
+    shape = f"{len(weeks)} weeks" if len(weeks) != 1 else "1 week"
+    if partial:
+        shape += f", the first {weeks[0].days} days long"
+    text = f"Window: {window.since.isoformat()} to {window.until.isoformat()} ({shape})."
+    if window.data_first is None or window.data_last is None:
+        return text + " The warehouse holds no article yet."
+    span = f"{window.data_first.isoformat()} to {window.data_last.isoformat()}"
+    if not window.articles_before:
+        return text + f" That is all of the data ({span}, {window.data_articles} articles)."
+    chosen = "by default the last" if window.default else "from --since:"
+    return text + (
+        f" The data spans {span}: this window ({chosen} {shape}) leaves out "
+        f"{window.articles_before} of its {window.data_articles} articles, published before "
+        f"{window.since.isoformat()}; --since {window.data_first.isoformat()} covers them all."
+    )
+
+
+def _week_pairs(data: ReportData) -> list[tuple[date, date]]:
+    return [(w.start, w.end) for w in data.window.weeks]
+
+
+def _weekly_stories(body: Element, data: ReportData) -> None:
+    section = SubElement(body, "section", {"id": "weekly"})
+    SubElement(section, "h2").text = "Stories per week"
+    SubElement(section, "p", {"class": "note"}).text = (
+        "On-topic stories with an article published that week (a story is counted once, "
+        "however many outlets carried it). Hover a bar for articles and new stories; a paler "
+        "bar is a week the window cuts short."
+    )
+    bars = [
+        svg.WeekBar(
+            totals.stories,
+            f"{totals.stories} on-topic stories ({totals.new_stories} new), "
+            f"{totals.on_topic} on-topic of {totals.articles} articles"
+            + (f"; partial week, {week.days} days" if week.days < 7 else ""),
+            partial=week.days < 7,
+        )
+        for week, totals in zip(data.window.weeks, data.weekly, strict=True)
+    ]
+    section.append(
+        svg.week_bars("On-topic stories per week", _week_pairs(data), bars, bar_color=STORIES_COLOR)
+    )
+
+
 def _trends(body: Element, data: ReportData) -> None:
     section = SubElement(body, "section", {"id": "trends"})
-    SubElement(section, "h2").text = "Trends per entity"
-    days = _window_days(data)
-    spikes = sum(len(e.spikes) for e in data.entities)
+    SubElement(section, "h2").text = "Topic entities per week"
+    spikes = sum(len(e.spikes) for e in data.topic_entities)
     SubElement(section, "p", {"class": "note"}).text = (
-        f"Top {len(data.entities)} entities by stories. Ringed dots mark spikes ({spikes} in "
-        f"this window): a day at least {SPIKE_Z:g} standard deviations above the entity's "
-        f"previous 28 days, with at least {SPIKE_MIN_ARTICLES} articles. Hover for details."
+        f"Stories per week for the {len(data.topic_entities)} topic-specific entities in the "
+        "most stories (those the catalogue marks topic_specific: alone enough to make an "
+        f"article on-topic; from {data.roles.source or 'no catalogue'}), all on one scale. "
+        f"Red dots mark weeks with a spike ({spikes} in this window): a day at least "
+        f"{SPIKE_Z:g} standard deviations above the entity's previous 28 days, with at least "
+        f"{SPIKE_MIN_ARTICLES} articles. Hover for details."
     )
-    for heading, metric in (("Mentions per day", "mentions"), ("Stories per day", "stories")):
-        SubElement(section, "h3").text = heading
-        lines = [_line(entity, index, metric) for index, entity in enumerate(data.entities)]
-        section.append(svg.line_chart(f"{heading} per entity", days, lines))
-        _legend(section, data.entities)
+    panels = [_panel(entity, data) for entity in data.topic_entities]
+    section.append(
+        svg.small_multiples(
+            "Stories per week per topic entity", _week_pairs(data), panels, bar_color=ENTITY_COLOR
+        )
+    )
+    _context_table(section, data)
 
 
-def _line(entity: EntitySeries, index: int, metric: str) -> svg.Line:
-    marked = [i for i, p in enumerate(entity.points) if p.is_spike]
-    return svg.Line(
-        label=entity.name,
-        color=svg.color(index),
-        values=tuple(float(getattr(p, metric)) for p in entity.points),
-        marked=tuple(marked),
-        notes=tuple(
-            f"spike: {entity.name}, {entity.points[i].day.isoformat()}: "
-            f"{entity.points[i].articles} articles, z = {entity.points[i].z:.1f}"
-            for i in marked
+def _panel(entity: EntityWeeks, data: ReportData) -> svg.Panel:
+    weeks = data.window.weeks
+    marks: dict[int, list[str]] = {}
+    for spike in entity.spikes:
+        marks.setdefault(data.window.week_index(spike.day), []).append(
+            f"spike: {_display_name(entity)}, {spike.day.isoformat()}: {spike.articles} "
+            f"articles, z = {spike.z:.1f}"
+        )
+    return svg.Panel(
+        key=entity.entity_id,
+        title=_display_name(entity),
+        subtitle=f"{_count(entity.stories, 'story', 'stories')}, "
+        f"{_count(entity.mentions, 'mention', 'mentions')}",
+        bars=tuple(
+            svg.WeekBar(
+                count.stories,
+                f"{count.stories} stories, {count.articles} articles, {count.mentions} mentions",
+                partial=week.days < 7,
+            )
+            for week, count in zip(weeks, entity.weeks, strict=True)
         ),
+        marks=tuple((i, "; ".join(notes)) for i, notes in sorted(marks.items())),
     )
 
 
-def _legend(parent: Element, entities: Iterable[EntitySeries]) -> None:
-    legend = SubElement(parent, "ul", {"class": "legend"})
-    for index, entity in enumerate(entities):
-        item = SubElement(legend, "li")
-        SubElement(item, "span", {"style": f"background: {svg.color(index)}"})
-        item[-1].tail = f"{entity.name} ({entity.stories} stories, {entity.mentions} mentions)"
+def _context_table(section: Element, data: ReportData) -> None:
+    SubElement(section, "h3").text = "Context entities (summarised, not plotted)"
+    SubElement(section, "p", {"class": "note"}).text = (
+        "Entities that make an article on-topic only together with another one: the "
+        "countries, governments, organisations and people most stories are anchored on. A "
+        "country and its government are counted as one (a story once)."
+    )
+    if not data.context_entities:
+        SubElement(section, "p").text = "No context entity in this window."
+        return
+    stories = data.totals.stories or 1
+    rows = []
+    for entity in data.context_entities:
+        last = entity.weeks[-1].stories if entity.weeks else 0
+        previous = entity.weeks[-2].stories if len(entity.weeks) > 1 else 0
+        rows.append(
+            (
+                _display_name(entity),
+                str(entity.stories),
+                f"{entity.stories / stories:.0%}",
+                str(last),
+                str(previous),
+                str(entity.mentions),
+            )
+        )
+    _table(
+        section,
+        ("entity", "stories", "of all stories", "last week", "week before", "mentions"),
+        rows,
+        numeric={1, 2, 3, 4, 5},
+    )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _display_name(entity: EntityWeeks) -> str:
+    if not entity.member_names:
+        return entity.name
+    return f"{entity.name} (with {', '.join(entity.member_names)})"
 
 
 def _cooccurrence(body: Element, data: ReportData) -> None:
@@ -178,7 +291,9 @@ def _cooccurrence(body: Element, data: ReportData) -> None:
     SubElement(
         section, "p", {"class": "note"}
     ).text = "Articles of the window mentioning both entities."
-    index = {e.entity_id: i for i, e in enumerate(data.entities)}
+    by_id = {e.entity_id: e for e in data.entities}
+    shown = [by_id[i] for i in data.cooccurrence_ids if i in by_id]
+    index = {e.entity_id: i for i, e in enumerate(shown)}
     counts = {
         (
             min(index[p.entity_a], index[p.entity_b]),
@@ -186,7 +301,7 @@ def _cooccurrence(body: Element, data: ReportData) -> None:
         ): p.articles
         for p in data.cooccurrence
     }
-    names = [e.name for e in data.entities]
+    names = [_display_name(e) for e in shown]
     section.append(svg.heatmap("Co-occurrence of the top entities", names, counts))
     if data.cooccurrence:
         SubElement(section, "h3").text = "Top pairs"
@@ -229,16 +344,17 @@ def _share_bars(rows: tuple[ShareRow, ...], *, on_topic: bool) -> list[svg.Bar]:
 
 def _new_stories(body: Element, data: ReportData) -> None:
     section = SubElement(body, "section", {"id": "new-stories"})
-    SubElement(section, "h2").text = "New stories"
+    SubElement(section, "h2").text = "New this week"
     SubElement(section, "p", {"class": "note"}).text = (
         f"On-topic stories first published from {data.window.new_since.isoformat()} "
-        f"to {data.window.until.isoformat()}, newest first ({len(data.new_stories)})."
+        f"to {data.window.until.isoformat()}, newest first ({len(data.new_stories)}), with "
+        "every outlet that carried them and the first article's summary."
     )
     if not data.new_stories:
         SubElement(section, "p").text = "No new stories."
         return
     table = SubElement(section, "table", {"class": "stories"})
-    _header_row(table, ("date", "title", "outlet", "articles", "outlets"), numeric={3, 4})
+    _header_row(table, ("date", "headline", "outlets", "articles"), numeric={3})
     for story in data.new_stories:
         tr = SubElement(table, "tr")
         SubElement(tr, "td", {"class": "date"}).text = story.day.isoformat()
@@ -249,10 +365,25 @@ def _new_stories(body: Element, data: ReportData) -> None:
             link = SubElement(cell, "a", {"href": href, "rel": "noopener noreferrer nofollow"})
             link.text = title
         else:
-            cell.text = title
-        SubElement(tr, "td").text = story.outlet
+            SubElement(cell, "span").text = title
+        summary = one_line(story.summary)
+        if summary:
+            SubElement(cell, "p", {"class": "story-summary"}).text = summary
+        SubElement(tr, "td").text = ", ".join(story.outlet_names or (story.outlet,))
         SubElement(tr, "td", {"class": "num"}).text = str(story.articles)
-        SubElement(tr, "td", {"class": "num"}).text = str(story.outlets)
+
+
+def one_line(text: str | None, limit: int = SUMMARY_LINE) -> str:
+    """``text`` on one line: whitespace collapsed, cut at a word before ``limit`` with "…"."""
+    if not text:
+        return ""
+    line = re.sub(r"\s+", " ", text).strip()
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def _emerging_terms(body: Element, data: ReportData) -> None:
@@ -287,11 +418,6 @@ def _header_row(table: Element, headings: tuple[str, ...], *, numeric: set[int])
     tr = SubElement(table, "tr")
     for i, heading in enumerate(headings):
         SubElement(tr, "th", {"class": "num"} if i in numeric else {}).text = heading
-
-
-def _window_days(data: ReportData) -> list[date]:
-    span = (data.window.until - data.window.since).days
-    return [data.window.since + timedelta(days=i) for i in range(span + 1)]
 
 
 def _span(text: str) -> Element:

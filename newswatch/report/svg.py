@@ -3,6 +3,10 @@
 Every chart is an ``xml.etree.ElementTree`` element, so every label (entity names, outlets,
 feed-provided text) is escaped by the serializer, never by hand. Each chart is an
 ``<svg class="chart">`` with an ``aria-label``; hover text lives in ``<title>`` children.
+Time runs in weeks: a chart over weeks says so (``data-x-unit="week"``, ``data-x-from``,
+``data-x-to``) and each bar carries its week and value (``data-week``, ``data-value``), so a
+test can read what is drawn. Bars are whole pixels with ``crispEdges``: their colour is exact
+in a screenshot.
 """
 
 from __future__ import annotations
@@ -30,12 +34,21 @@ FONT = 12
 
 
 @dataclass(frozen=True)
-class Line:
-    label: str
-    color: str
-    values: tuple[float, ...]  # one per day, aligned with the chart's days
-    marked: tuple[int, ...] = ()  # indexes of days to mark (spikes)
-    notes: tuple[str, ...] = ()  # hover text of each marked day, same order
+class WeekBar:
+    value: int
+    note: str  # hover text
+    partial: bool = False  # a week of fewer than seven days in the window (drawn paler)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One entity of a small-multiples chart: a bar per week, marked weeks ringed."""
+
+    key: str  # the entity id (``data-entity-id``)
+    title: str
+    subtitle: str
+    bars: tuple[WeekBar, ...]  # one per week, aligned with the chart's weeks
+    marks: tuple[tuple[int, str], ...] = ()  # (week index, hover text): spike weeks
 
 
 @dataclass(frozen=True)
@@ -49,62 +62,159 @@ def color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def line_chart(
-    label: str, days: Sequence[date], lines: Sequence[Line], *, height: int = 300
+def week_bars(
+    label: str,
+    weeks: Sequence[tuple[date, date]],
+    bars: Sequence[WeekBar],
+    *,
+    bar_color: str,
+    height: int = 240,
 ) -> Element:
-    """One polyline per series over ``days``; marked days get a ringed dot with hover text."""
-    left, right, top, bottom = 48, 16, 14, 30
+    """One vertical bar per week (``weeks``: first and last day), its count printed on top."""
+    left, right, top, bottom = 48, 16, 18, 34
     svg = _svg(label, WIDTH, height)
+    _week_axis_attrs(svg, weeks)
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    peak = max((v for line in lines for v in line.values), default=0.0)
-    y_max = _nice_ceiling(max(peak, 5.0))  # counts: at least 0-5, so every tick is whole
-    n = len(days)
-
-    def x_at(i: int) -> float:
-        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
-
-    def y_at(v: float) -> float:
-        return top + plot_h - plot_h * v / y_max
-
+    y_max = _nice_ceiling(max(max((b.value for b in bars), default=0), 5))
     for tick in _ticks(y_max):
-        y = y_at(tick)
+        y = top + plot_h - plot_h * tick / y_max
         SubElement(svg, "line", _attrs(x1=left, x2=WIDTH - right, y1=y, y2=y, **{"class": "grid"}))
         _text(svg, f"{tick:g}", left - 6, y + 4, anchor="end")
-    ticks = _date_tick_indexes(n)
-    for i in ticks:
-        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
-        _text(svg, days[i].isoformat(), x_at(i), height - 10, anchor=anchor)
-    SubElement(
-        svg,
-        "line",
-        _attrs(x1=left, x2=WIDTH - right, y1=top + plot_h, y2=top + plot_h, **{"class": "axis"}),
-    )
-    if not lines or n == 0:
+    _bars(svg, weeks, bars, bar_color, (left, top, plot_w, plot_h), y_max, values=True)
+    for i in _date_tick_indexes(len(weeks)):
+        slot = plot_w / len(weeks)
+        _text(svg, weeks[i][0].isoformat(), left + slot * (i + 0.5), height - 12, anchor="middle")
+    if not any(b.value for b in bars):
         _text(svg, "no data in this window", WIDTH / 2, top + plot_h / 2, anchor="middle")
+    return svg
+
+
+def small_multiples(
+    label: str,
+    weeks: Sequence[tuple[date, date]],
+    panels: Sequence[Panel],
+    *,
+    bar_color: str,
+    columns: int = 3,
+) -> Element:
+    """A grid of small weekly bar charts, one per panel, on one shared count scale (so panels
+    compare at a glance); a marked week gets a ringed dot above its bar."""
+    panel_w, panel_h = WIDTH / columns, 150
+    left, right, top, bottom = 30, 14, 38, 22
+    rows = max(math.ceil(len(panels) / columns), 1)
+    svg = _svg(label, WIDTH, panel_h * rows)
+    _week_axis_attrs(svg, weeks)
+    if not panels:
+        _text(svg, "no topic-specific entity in this window", 16, 40)
         return svg
-    for line in lines:
-        group = SubElement(svg, "g", {"class": "series", "data-label": line.label})
-        SubElement(group, "title").text = line.label
-        points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(line.values))
-        SubElement(
-            group,
-            "polyline",
-            {"points": points, "fill": "none", "stroke": line.color, "stroke-width": "1.8"},
+    y_max = _nice_ceiling(max(max((b.value for p in panels for b in p.bars), default=0), 2))
+    plot_w, plot_h = panel_w - left - right, panel_h - top - bottom
+    for n, panel in enumerate(panels):
+        x0, y0 = panel_w * (n % columns), panel_h * (n // columns)
+        group = SubElement(
+            svg,
+            "g",
+            {"class": "series", "data-entity-id": panel.key, "data-label": panel.title},
         )
-        for i, note in zip(line.marked, line.notes, strict=True):
+        SubElement(group, "title").text = f"{panel.title}: {panel.subtitle}"
+        _text(group, _clip(panel.title, 40), x0 + 4, y0 + 15, css="panel-title")
+        _text(group, panel.subtitle, x0 + 4, y0 + 29, css="panel-note")
+        box = (x0 + left, y0 + top, plot_w, plot_h)
+        for value in (0, y_max):
+            y = box[1] + plot_h - plot_h * value / y_max
+            SubElement(
+                group,
+                "line",
+                _attrs(x1=box[0], x2=box[0] + plot_w, y1=y, y2=y, **{"class": "grid"}),
+            )
+            _text(group, f"{value:g}", box[0] - 4, y + 4, anchor="end", css="panel-note")
+        _bars(group, weeks, panel.bars, bar_color, box, y_max, values=False)
+        slot = plot_w / max(len(weeks), 1)
+        for i, note in panel.marks:
+            value = panel.bars[i].value
             dot = SubElement(
                 group,
                 "circle",
                 _attrs(
-                    cx=x_at(i),
-                    cy=y_at(line.values[i]),
-                    r=5,
-                    fill=line.color,
-                    **{"class": "spike", "stroke": "#111", "stroke-width": "1.5"},
+                    cx=box[0] + slot * (i + 0.5),
+                    cy=box[1] + plot_h - plot_h * value / y_max - 7,
+                    r=4,
+                    fill="#e15759",
+                    **{"class": "spike", "stroke": "#111", "stroke-width": "1.2"},
                 ),
             )
             SubElement(dot, "title").text = note
+        if weeks:
+            base = y0 + panel_h - 6
+            _text(group, weeks[0][0].isoformat(), box[0], base, css="panel-note")
+            _text(
+                group,
+                weeks[-1][0].isoformat(),
+                box[0] + plot_w,
+                base,
+                anchor="end",
+                css="panel-note",
+            )
     return svg
+
+
+def _bars(
+    parent: Element,
+    weeks: Sequence[tuple[date, date]],
+    bars: Sequence[WeekBar],
+    bar_color: str,
+    box: tuple[float, float, float, float],
+    y_max: float,
+    *,
+    values: bool,
+) -> None:
+    """The bars of one weekly chart inside ``box`` (x, y, width, height) and its base line."""
+    x0, y0, plot_w, plot_h = box
+    slot = plot_w / max(len(weeks), 1)
+    for i, ((start, end), bar) in enumerate(zip(weeks, bars, strict=True)):
+        height = plot_h * bar.value / y_max
+        rect = SubElement(
+            parent,
+            "rect",
+            _attrs(
+                x=round(x0 + slot * i + slot * 0.14),
+                y=round(y0 + plot_h - height),
+                width=max(round(slot * 0.72), 1),
+                height=round(height),
+                fill=bar_color,
+                **{
+                    "class": "bar partial" if bar.partial else "bar",
+                    "shape-rendering": "crispEdges",
+                    "data-week": start.isoformat(),
+                    "data-value": bar.value,
+                },
+            ),
+        )
+        if bar.partial:
+            rect.set("fill-opacity", "0.45")
+        SubElement(rect, "title").text = f"{start.isoformat()} to {end.isoformat()}: {bar.note}"
+        if values and bar.value:
+            _text(
+                parent,
+                str(bar.value),
+                x0 + slot * (i + 0.5),
+                y0 + plot_h - height - 4,
+                anchor="middle",
+                css="bar-value",
+            )
+    SubElement(
+        parent,
+        "line",
+        _attrs(x1=x0, x2=x0 + plot_w, y1=y0 + plot_h, y2=y0 + plot_h, **{"class": "axis"}),
+    )
+
+
+def _week_axis_attrs(svg: Element, weeks: Sequence[tuple[date, date]]) -> None:
+    """Say on the chart what its x axis is: weeks, from the first day to the last."""
+    svg.set("data-x-unit", "week")
+    if weeks:
+        svg.set("data-x-from", weeks[0][0].isoformat())
+        svg.set("data-x-to", weeks[-1][1].isoformat())
 
 
 def heatmap(label: str, names: Sequence[str], counts: dict[tuple[int, int], int]) -> Element:
