@@ -25,6 +25,7 @@ PACKAGES = (
     "newswatch/",
     "newswatch/commands/",
     "newswatch/report/",
+    "newswatch/ui/",
 )
 
 HEADING = re.compile(r"^\*\*([a-z_/]+/)\*\*")
