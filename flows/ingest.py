@@ -88,6 +88,7 @@ def ingest(
     min_poll_interval: float | None = None,
     max_poll_interval: float | None = None,
     force: bool = False,
+    catalogue: str | None = None,
 ) -> IngestSummary:
     """Poll every due source once, load what is new, raise and send alerts.
 
@@ -98,6 +99,7 @@ def ingest(
     ``max_feeds`` caps the feeds polled (most overdue first); the poll-interval bounds
     (seconds) override settings for the cadence stored after this run. ``force`` polls every
     enabled source, ignoring cadence and failure backoff (``newswatch run --force``).
+    ``catalogue`` is the entity catalogue's path (default: the bundled seeds/entities.toml).
 
     Returns the :class:`IngestSummary`; when the run failed its purpose (see the module
     docstring) returns a Failed state instead, whose data is an :class:`IngestFailed`
@@ -112,7 +114,7 @@ def ingest(
         min_poll_interval=min_poll_interval,
         max_poll_interval=max_poll_interval,
     )
-    catalogue = load_catalogue()
+    entity_catalogue = load_catalogue(Path(catalogue) if catalogue else None)
     alert_config = load_alert_config(Path(alerts)).with_extra_channels(alerts_to or [])
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
@@ -120,18 +122,22 @@ def ingest(
     entries = tasks.select_new_entries(outcome.polls, settings)
     pages = tasks.fetch_pages(entries, settings)
     articles = tasks.extract_articles(pages, entries, settings)
-    judged = tasks.match_and_group(entries, pages, articles, catalogue, settings)
+    judged = tasks.match_and_group(entries, pages, articles, entity_catalogue, settings)
 
     assembled = assemble(judged, source_list, started_at)
     raised = tasks.raise_alerts(
-        alert_config, assembled.articles, assembled.mentions, catalogue, settings
+        alert_config, assembled.articles, assembled.mentions, entity_catalogue, settings
     )
     raised += stages.feed_health_alerts(
         alert_config, outcome.states, source_list, assembled.articles, settings
     )
-    run = run_record(assembled, started_at, catalogue, settings, flow_run.get_id(), outcome.polls)
+    run = run_record(
+        assembled, started_at, entity_catalogue, settings, flow_run.get_id(), outcome.polls
+    )
     tasks.stage(
-        ingest_batch(assembled, run, catalogue, source_list, outcome.polls, outcome.states, raised),
+        ingest_batch(
+            assembled, run, entity_catalogue, source_list, outcome.polls, outcome.states, raised
+        ),
         settings,
     )
     report, load_error = load_or_report(settings)
@@ -155,7 +161,15 @@ def ingest(
         seconds=time.perf_counter() - started,
     )
     create_markdown_artifact(summary.to_markdown(), key="ingest-summary")
-    logger.info(summary.to_markdown())
+    # one line: the table is the artifact, and the CLI prints its own summary
+    logger.info(
+        "%d feeds polled (%d failed), %d new articles, %d alerts sent; %s",
+        summary.feeds_polled,
+        summary.feeds_failed,
+        summary.new_articles,
+        summary.alerts_sent,
+        summary.load_message,
+    )
     reason = summary.failure_reason()
     if reason is None:
         return summary

@@ -9,6 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from newswatch.cli import build_parser, main
@@ -16,7 +17,7 @@ from newswatch.commands import serve
 from tests.prefect_server import NEWSWATCH
 
 SHARED = ("--sample", "--sources", "--allow-private", "--db")
-ALERTS = ("--alerts", "--alerts-to")
+ALERTS = ("--alerts", "--alerts-to", "--catalogue")  # and the catalogue: not in backfill
 
 
 def subcommand(name: str) -> argparse.ArgumentParser:
@@ -125,3 +126,65 @@ def test_serve_without_its_prefect_server_says_so_in_one_line(tmp_path: Path) ->
 def test_serve_accepts_the_crons_of_the_docs() -> None:
     for cron in (serve.DEFAULT_CRON, "* * * * *", "*/2 * * * *", "0 6 * * 1-5"):
         serve.check_cron(cron)
+
+
+AMIRABAD = """
+[[entity]]
+id = "amirabad"
+type = "place"
+name = "Amirabad"
+side = "iran"
+aliases = []
+seeds = []
+"""
+
+
+def test_catalogue_is_an_option_of_run_serve_and_watch_and_a_served_parameter(
+    tmp_path: Path,
+) -> None:
+    catalogue = tmp_path / "entities.toml"
+    args = subcommand("serve").parse_args(
+        ["--db", str(tmp_path / "nw.duckdb"), "--catalogue", str(catalogue)]
+    )
+    parameters = serve.serve_parameters(args, tmp_path / "sample.toml")
+    assert parameters["catalogue"] == str(catalogue)
+    for command in ("run", "watch"):
+        assert subcommand(command).parse_args(["--catalogue", "x.toml"]).catalogue == Path("x.toml")
+
+
+def test_run_refuses_a_broken_catalogue_before_prefect_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    broken = tmp_path / "entities.toml"
+    broken.write_text('[[entity]]\nid = "x"\n', "utf-8")
+    assert main(["run", "--sample", "--catalogue", str(broken), "--db", "nw.duckdb"]) == 78
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("newswatch: configuration error: ") and str(broken) in line
+    assert not (tmp_path / "nw.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_run_matches_with_the_catalogue_it_is_given(tmp_path: Path) -> None:
+    """A new entity in the analyst's own catalogue, no edit of seeds/entities.toml: the
+    sample run stores its mentions, and the default output is the summary, no log noise."""
+    from newswatch.core.settings import DEFAULT_ENTITIES
+
+    catalogue = tmp_path / "entities.toml"
+    catalogue.write_text(DEFAULT_ENTITIES.read_text("utf-8") + AMIRABAD, "utf-8")
+    db = tmp_path / "data" / "newswatch.duckdb"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {k: v for k, v in env.items() if not k.startswith("PREFECT_LOGGING")}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [*NEWSWATCH, "run", "--sample", "--catalogue", str(catalogue), "--db", str(db)],
+        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute("select count(*) from mentions where entity_id = 'amirabad'").fetchone()
+    assert row is not None and row[0] > 0
+    assert done.stdout.count("newswatch run ") == 1  # one summary
+    noise = ("Task run", "Beginning flow run", "| feeds polled |", "Warning:", "warnings.warn")
+    assert not [n for n in noise if n in done.stdout + done.stderr], done.stderr
+    assert "Starting temporary server" not in done.stderr

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
-from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
+from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_ENTITIES, DEFAULT_SOURCES, Settings
 
 
 def add_db_argument(parser: argparse._ActionsContainer) -> None:
@@ -24,7 +26,7 @@ def add_ingest_options(parser: argparse.ArgumentParser, *, alerts: bool = True) 
     """The options every command that ingests accepts, spelled and defaulted the same in
     ``run``, ``serve``, ``watch`` and ``backfill``: ``--sample``, ``--sources``,
     ``--allow-private``, ``--db`` and (unless ``alerts`` is false: backfilled history
-    raises none) ``--alerts`` and ``--alerts-to``."""
+    raises none) ``--alerts``, ``--alerts-to`` and ``--catalogue``."""
     group = parser.add_argument_group(
         "sources and database (the same in run, serve, watch, backfill)"
     )
@@ -66,6 +68,46 @@ def add_ingest_options(parser: argparse.ArgumentParser, *, alerts: bool = True) 
             help="also send every rule's alerts to this apprise URL or file://PATH "
             "(JSON lines) (repeatable)",
         )
+        add_catalogue_argument(group)
+
+
+def add_catalogue_argument(parser: argparse._ActionsContainer) -> None:
+    """``--catalogue FILE``: the entity catalogue to match with (``entities`` and the
+    commands that run the ingest flow)."""
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"entity catalogue TOML (default: {DEFAULT_ENTITIES})",
+    )
+
+
+def add_verbosity_options(parser: argparse.ArgumentParser, *, quiet: bool = False) -> None:
+    """``--verbose`` (and with ``quiet``, ``--quiet``) for the commands that run flows."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show Prefect's log lines (server start, one per task) and library warnings",
+    )
+    if quiet:
+        parser.add_argument(
+            "--quiet", action="store_true", help="only the summary and errors (no warnings)"
+        )
+
+
+def keep_library_noise_out(args: argparse.Namespace) -> None:
+    """What a flow-running command prints by default: its own lines and Prefect's warnings
+    and errors; Prefect's INFO lines (the temporary server, one per task run) and library
+    warnings (pydantic's deprecation notes) only with ``--verbose``. Only the console is
+    quieted: the Prefect API still receives every log line. Flow-run subprocesses (watch,
+    serve) inherit it through the environment; a user's own setting wins."""
+    if getattr(args, "verbose", False):
+        return
+    level = "ERROR" if getattr(args, "quiet", False) else "WARNING"
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", level)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    warnings.simplefilter("ignore")
 
 
 def settings_from_args(args: argparse.Namespace, **overrides: object) -> Settings:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import add_catalogue_argument, add_db_argument, settings_from_args
 from newswatch.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     match.add_argument("text", nargs="?", help="text to match (default: read stdin lines)")
     match.add_argument("--title", default=None, help="title of the text (weighs more)")
-    _add_catalogue_argument(match)
+    add_catalogue_argument(match)
     match.set_defaults(handler=run_match)
 
     derive = commands.add_parser(
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     derive.add_argument(
         "--new-only", action="store_true", help="only candidates not in the catalogue"
     )
-    _add_catalogue_argument(derive)
+    add_catalogue_argument(derive)
     derive.set_defaults(handler=run_derive)
 
     check = commands.add_parser(
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate the catalogue and print its size and version",
         description="Load and validate the catalogue; exit 78 with file:line:field if broken.",
     )
-    _add_catalogue_argument(check)
+    add_catalogue_argument(check)
     check.set_defaults(handler=run_check)
 
     emerging = commands.add_parser(
@@ -88,22 +88,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "articles that flipped on or off topic."
         ),
     )
-    _add_catalogue_argument(rematch)
+    add_catalogue_argument(rematch)
     add_db_argument(rematch)
     rematch.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
     rematch.add_argument(
         "--show", type=int, default=20, help="list at most N flipped articles per direction"
     )
     rematch.set_defaults(handler=run_rematch)
-
-
-def _add_catalogue_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--catalogue",
-        type=Path,
-        default=None,
-        help="entity catalogue TOML (default: seeds/entities.toml)",
-    )
 
 
 def run_match(args: argparse.Namespace) -> int:

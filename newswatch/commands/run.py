@@ -9,7 +9,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newswatch.commands.common import add_ingest_options, ingest_inputs, settings_from_args
+from newswatch.commands.common import (
+    add_ingest_options,
+    add_verbosity_options,
+    ingest_inputs,
+    keep_library_noise_out,
+    settings_from_args,
+)
 from newswatch.core.errors import NewswatchError, PrefectApiLost
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES
 
@@ -24,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run the ingest flow once (on Prefect's ephemeral server unless "
         "PREFECT_API_URL is set) and print a summary.",
     )
-    parser.add_argument("--quiet", action="store_true", help="only print the summary")
+    add_verbosity_options(parser, quiet=True)
     parser.add_argument(
         "--force",
         action="store_true",
@@ -38,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def handle(args: argparse.Namespace) -> int:
     check_config_files(args)
     prepare_prefect_environment()
-    if args.quiet:
-        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    keep_library_noise_out(args)
     settings = settings_from_args(args)
     with ExitStack() as stack:
         stack.enter_context(single_run(settings.data_dir))
@@ -56,6 +61,7 @@ def handle(args: argparse.Namespace) -> int:
                 allow_private=allow_private,
                 alerts=str(args.alerts or DEFAULT_ALERTS),
                 alerts_to=list(args.alerts_to),
+                catalogue=str(args.catalogue.resolve()) if args.catalogue else None,
                 force=args.force,
             )
         except IngestFailed as failed:  # Failed in Prefect, with the reason; summary kept
@@ -95,8 +101,8 @@ def single_run(data_dir: Path) -> Iterator[None]:
 
 
 def check_config_files(args: argparse.Namespace) -> None:
-    """Refuse a malformed sources, alerts or entities file (ConfigError naming file, line
-    and field) before Prefect starts or anything is written."""
+    """Refuse a malformed sources, alerts or entities (``--catalogue``) file (ConfigError
+    naming file, line and field) before Prefect starts or anything is written."""
     from newswatch.extractors.alerts import load_alert_config
     from newswatch.extractors.entities import load_catalogue
     from newswatch.extractors.sources import load_sources
@@ -104,7 +110,7 @@ def check_config_files(args: argparse.Namespace) -> None:
     if args.sources is not None or not args.sample:
         load_sources(args.sources or DEFAULT_SOURCES)
     load_alert_config(args.alerts or DEFAULT_ALERTS)
-    load_catalogue()
+    load_catalogue(getattr(args, "catalogue", None))
 
 
 def prepare_prefect_environment() -> None:

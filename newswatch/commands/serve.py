@@ -5,10 +5,11 @@ The schedule, parameters and concurrency mirror the ``daily-ingest`` deployment 
 deployment is registered as ``ingest/daily-ingest-serve`` so that it never replaces the
 worker-based ``ingest/daily-ingest`` on the same server.
 
-It takes the same source, database and alert options as ``run`` (``--sample``,
-``--sources``, ``--allow-private``, ``--db``, ``--alerts``, ``--alerts-to``); they become the
-served deployment's parameters, so every scheduled run gets them. With ``--sample`` the
-offline sample is served on 127.0.0.1 by this process for as long as it runs.
+It takes the same source, database, alert and catalogue options as ``run``
+(``--sample``, ``--sources``, ``--allow-private``, ``--db``, ``--alerts``, ``--alerts-to``,
+``--catalogue``); they become the served deployment's parameters, so every scheduled run
+gets them. With ``--sample`` the offline sample is served on 127.0.0.1 by this process for
+as long as it runs.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def serve_parameters(
         parameters["alerts"] = str(Path(args.alerts).resolve())
     if getattr(args, "alerts_to", None):
         parameters["alerts_to"] = list(args.alerts_to)
+    if getattr(args, "catalogue", None) is not None:
+        parameters["catalogue"] = str(Path(args.catalogue).resolve())
     return parameters
 
 
@@ -127,7 +130,7 @@ def _serve(cron: str, parameters: dict[str, object]) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     extras = "".join(
         f", {name} {parameters[name]}"
-        for name in ("allow_private", "alerts", "alerts_to")
+        for name in ("allow_private", "alerts", "alerts_to", "catalogue")
         if name in parameters
     )
     print(
