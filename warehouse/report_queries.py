@@ -455,14 +455,12 @@ def cooccurrence(
     rows = con.execute(
         f"""
         WITH {_GROUPS_CTE},
-        hits AS (
+        chosen AS (
             SELECT DISTINCT m.article_id, coalesce(g.group_id, m.entity_id) AS group_id
             FROM mentions AS m
             LEFT JOIN groups AS g USING (entity_id)
             WHERE m.published_day BETWEEN $since AND $until
-        ),
-        chosen AS (
-            SELECT * FROM hits WHERE group_id IN (SELECT unnest($ids::VARCHAR[]))
+              AND coalesce(g.group_id, m.entity_id) IN (SELECT unnest($ids::VARCHAR[]))
         )
         SELECT a.group_id, b.group_id, count(*) AS articles
         FROM chosen AS a
@@ -510,7 +508,14 @@ def new_stories(
     with every outlet that carried them and their first article's summary."""
     rows = con.execute(
         """
-        SELECT coalesce(story_id, article_id)     AS story_id,
+        WITH recent AS (
+            SELECT coalesce(story_id, article_id) AS story_id
+            FROM articles
+            WHERE on_topic AND published_day <= $until
+            GROUP BY 1
+            HAVING min(published_day) >= $new_since
+        )
+        SELECT coalesce(a.story_id, a.article_id) AS story_id,
                arg_min(title, first_seen_at)      AS title,
                arg_min(outlet, first_seen_at)     AS outlet,
                arg_min(url, first_seen_at)        AS url,
@@ -521,10 +526,10 @@ def new_stories(
                list(DISTINCT outlet ORDER BY outlet) AS outlet_names,
                arg_min(coalesce(nullif(trim(summary), ''), substr(text, 1, $chars)),
                        first_seen_at)             AS summary
-        FROM articles
+        FROM articles AS a
+        SEMI JOIN recent ON recent.story_id = coalesce(a.story_id, a.article_id)
         WHERE on_topic AND published_day <= $until
         GROUP BY 1
-        HAVING min(published_day) >= $new_since
         ORDER BY day DESC, first_seen_at DESC, story_id
         LIMIT $limit
         """,

@@ -288,11 +288,13 @@ def _display_name(entity: EntityWeeks) -> str:
 def _cooccurrence(body: Element, data: ReportData) -> None:
     section = SubElement(body, "section", {"id": "cooccurrence"})
     SubElement(section, "h2").text = "Co-occurrence"
-    SubElement(
-        section, "p", {"class": "note"}
-    ).text = "Articles of the window mentioning both entities."
     by_id = {e.entity_id: e for e in data.entities}
     shown = [by_id[i] for i in data.cooccurrence_ids if i in by_id]
+    context = sum(1 for e in shown if not e.topic_specific)
+    SubElement(section, "p", {"class": "note"}).text = (
+        f"Articles of the window mentioning both: the topic entities in the most stories and "
+        f"the {context} context entities in the most stories (a country with its government)."
+    )
     index = {e.entity_id: i for i, e in enumerate(shown)}
     counts = {
         (
@@ -301,10 +303,11 @@ def _cooccurrence(body: Element, data: ReportData) -> None:
         ): p.articles
         for p in data.cooccurrence
     }
-    names = [_display_name(e) for e in shown]
-    section.append(svg.heatmap("Co-occurrence of the top entities", names, counts))
+    labels = [e.name for e in shown]
+    section.append(svg.heatmap("Co-occurrence of the top entities", labels, counts))
     if data.cooccurrence:
         SubElement(section, "h3").text = "Top pairs"
+        names = [_display_name(e) for e in shown]
         rows = [
             (names[index[p.entity_a]], names[index[p.entity_b]], str(p.articles))
             for p in data.cooccurrence[:10]
