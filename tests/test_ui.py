@@ -206,6 +206,8 @@ def test_bad_parameters_and_unknown_keys_get_their_own_answers(server: Server) -
     assert status == 400 and "since must be a day" in html
     assert fetch(server.url + "?offset=-1")[0] == 400
     assert fetch(server.url + "entity/no-such-entity")[0] == 404
+    status, _, html = fetch(server.url + "entity/gERAN-2")
+    assert status == 200 and "<h1>Geran-2</h1>" in html  # a catalogue name, any case
     assert fetch(server.url + "article/0000000000")[0] == 404
 
 

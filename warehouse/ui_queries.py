@@ -246,6 +246,15 @@ def entity_profile(con: duckdb.DuckDBPyConnection, entity_id: str) -> EntityProf
     )
 
 
+def entity_named(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """The entity_id whose catalogue name is ``name`` (any case; the first id if several)."""
+    row = con.execute(
+        "SELECT entity_id FROM entities WHERE lower(name) = lower($name) ORDER BY 1 LIMIT 1",
+        {"name": name},
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def entity_articles(
     con: duckdb.DuckDBPyConnection, entity_id: str, *, limit: int = 20
 ) -> tuple[EntityArticle, ...]:

@@ -134,10 +134,13 @@ def stories_page(
 
 
 def entity_page(con: duckdb.DuckDBPyConnection, key: str) -> EntityPage | None:
-    """The entity named by id or name ``key``: its weekly series over its last year of
-    mentions, the entities met in the same articles then, its newest articles."""
-    entity_id = queries.resolve_entity(con, key)
-    profile = ui_queries.entity_profile(con, entity_id) if entity_id else None
+    """The entity named by id (the pages link by id) or catalogue name ``key``: its weekly
+    series over its last year of mentions, the entities met in the same articles then, its
+    newest articles."""
+    profile = ui_queries.entity_profile(con, key)
+    if profile is None:
+        entity_id = ui_queries.entity_named(con, key)
+        profile = ui_queries.entity_profile(con, entity_id) if entity_id else None
     if profile is None:
         return None
     until = profile.last_day or datetime.now(UTC).date()
