@@ -54,6 +54,7 @@ class FeedEntry:
     date_flag: str = "feed"  # feed | missing | future_clamped
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    source_url: str | None = None  # RSS <source url="…">: the publisher (Google News items)
 
 
 @dataclass(frozen=True)
@@ -217,13 +218,22 @@ class PageFailureRecord:
     def from_entry(cls, entry: FeedEntry, **fields: Any) -> PageFailureRecord:
         """The failure of ``entry``'s page (``fields``: the failure's own fields, by name); it
         carries the entry so it can be fetched again."""
-        kept = {name: getattr(entry, name) for name in FeedEntry.__dataclass_fields__}
+        kept = {name: getattr(entry, name) for name in _KEPT_ENTRY_FIELDS}
         return cls(**kept, **fields)
 
     def entry(self) -> FeedEntry:
         """The feed entry to fetch again (sequences staged as lists come back as tuples)."""
-        kept = {name: getattr(self, name) for name in FeedEntry.__dataclass_fields__}
+        kept = {name: getattr(self, name) for name in _KEPT_ENTRY_FIELDS}
         return FeedEntry(**{**kept, "authors": tuple(self.authors), "tags": tuple(self.tags)})
+
+
+# The entry fields a page failure keeps (``source_url`` is not: a retried Google News item
+# takes its outlet from its decoded link, extractors/gnews.py).
+_KEPT_ENTRY_FIELDS = tuple(
+    name
+    for name in FeedEntry.__dataclass_fields__
+    if name in PageFailureRecord.__dataclass_fields__
+)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ class Settings:
     max_host_pause: float = 60.0
     max_retry_after: float = 24 * 3600.0
     retire_after_404_days: float = 7.0
+    # Google News (extractors/gnews.py): where its article pages and batchexecute call live
+    # (tests point it at a local stand-in), and at most this many link decodes per second
+    gnews_base_url: str = "https://news.google.com"
+    gnews_decodes_per_second: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -332,6 +332,14 @@ TABLES: tuple[TableSpec, ...] = (
             _c("summary"),
         ),
     ),
+    TableSpec(  # written by the fetch stage, not staged: a cache (warehouse/gnews_links.py)
+        "gnews_links",
+        (
+            _pk("link"),  # the Google News article link, as the feed gave it
+            _nn("publisher_url"),  # the URL Google's batchexecute call decoded it to
+            _nn("decoded_at", _TZ),
+        ),
+    ),
 )
 
 TABLE_SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -31,6 +31,7 @@ from newswatch.core.records import (
     Source,
 )
 from newswatch.core.settings import Settings
+from newswatch.extractors import gnews
 from newswatch.extractors.date_trust import date_confidence, date_flag
 from newswatch.extractors.emerging import emerging_term_records
 from newswatch.extractors.entities import Catalogue
@@ -82,7 +83,8 @@ def assemble(
 ) -> Assembled:
     """Article and mention rows of the new articles (aliases and error pages have none),
     the aliases and the failed page fetches."""
-    articles, mentions = to_records(judged, outlets(sources), first_seen_at)
+    publishers = {s.id for s in sources if s.kind == gnews.KIND}
+    articles, mentions = to_records(judged, outlets(sources), first_seen_at, publishers)
     return Assembled(
         articles=tuple(articles),
         mentions=tuple(mentions),
@@ -92,18 +94,25 @@ def assemble(
 
 
 def to_records(
-    judged: Sequence[Judged], outlets: dict[str, str], first_seen_at: datetime
+    judged: Sequence[Judged],
+    outlets: dict[str, str],
+    first_seen_at: datetime,
+    publishers: Collection[str] = (),
 ) -> tuple[list[ArticleRecord], list[MentionRecord]]:
-    """Article and mention rows of the new articles (aliases and error pages have none)."""
+    """Article and mention rows of the new articles (aliases and error pages have none).
+    The outlet is the source's name, except for the sources in ``publishers`` (Google
+    News searches): there it is each item's publisher (``gnews.outlet_of``)."""
     articles: list[ArticleRecord] = []
     mentions: list[MentionRecord] = []
     for item in (j for j in judged if j.outcome == "new"):
         a = item.article
+        source_id = item.entry.source_id
+        publisher = gnews.outlet_of(item.entry) if source_id in publishers else None
         articles.append(
             ArticleRecord(
                 article_id=item.article_id,
-                source_id=item.entry.source_id,
-                outlet=outlets.get(item.entry.source_id, item.entry.source_id),
+                source_id=source_id,
+                outlet=publisher or outlets.get(source_id, source_id),
                 url=normalise_url(item.entry.link),
                 canonical_url=a.canonical_url,
                 title=a.title or item.entry.title or None,

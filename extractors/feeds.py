@@ -156,6 +156,7 @@ def normalise_entry(raw: Any, base_url: str, source_id: str, fetched_at: datetim
         date_flag=date_flag,
         authors=_authors(raw),
         tags=_tags(raw),
+        source_url=_source_url(raw, base_url),
     )
 
 
@@ -174,6 +175,13 @@ def entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime, str]:
             return fetched_at, "future_clamped"
         return when, "feed"
     return fetched_at, "missing"
+
+
+def _source_url(raw: Any, base_url: str) -> str | None:
+    """RSS ``<source url="…">``: the publisher of an aggregated item (Google News)."""
+    source = raw.get("source")
+    href = source.get("href") if isinstance(source, dict) else None
+    return absolute_link(href, base_url) or None
 
 
 def absolute_link(link: object, base_url: str) -> str:

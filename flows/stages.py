@@ -29,6 +29,7 @@ from newswatch.core.records import (
     Source,
 )
 from newswatch.core.settings import Settings
+from newswatch.extractors import gnews
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
 from newswatch.extractors.batch import Judged
 from newswatch.extractors.entities import Catalogue
@@ -41,7 +42,7 @@ from newswatch.extractors.matcher import Matcher
 from newswatch.extractors.page_retry import MAX_RETRIES_PER_RUN
 from newswatch.extractors.pool import extract_many
 from newswatch.extractors.selection import entries_by_link, fresh_entries
-from newswatch.warehouse import alert_queries, health_queries, queries
+from newswatch.warehouse import alert_queries, gnews_links, health_queries, queries
 
 log = logging.getLogger("newswatch.ingest")
 STORY_WINDOW = timedelta(days=30)
@@ -110,8 +111,10 @@ def new_entries(
     normalised link, plus the failed page fetches due again (``extractors/page_retry.py``),
     listed in a feed this time or not. A failed page not yet due, or given up, is skipped
     (``extractors/selection.py`` decides on what is read here).
-    ``retry_failed=False`` (backfill) leaves due retries to the ingest."""
-    by_link = entries_by_link(polls)
+    ``retry_failed=False`` (backfill) leaves due retries to the ingest.
+    A Google News link decoded on an earlier run (the ``gnews_links`` cache) stands for
+    its publisher's URL here: the stored article is recognised without asking Google."""
+    by_link = entries_by_link(gnews.relink_polls(polls, _cached_publishers(polls, settings)))
     try:
         known = queries.known_urls(
             settings.db_path, list(by_link), lock_timeout=read_wait(settings)
@@ -134,12 +137,39 @@ def new_entries(
     return fresh_entries(by_link, known, failed, due, now)
 
 
-def fetch(entries: Sequence[FeedEntry], settings: Settings) -> list[PageFetch]:
-    async def go() -> list[PageFetch]:
-        async with Fetcher(settings) as fetcher:
-            return await fetcher.fetch_pages([e.link for e in entries])
+def _cached_publishers(polls: Sequence[FeedPoll], settings: Settings) -> dict[str, str]:
+    links = gnews.google_links((e.link for p in polls for e in p.entries), settings.gnews_base_url)
+    if not links:
+        return {}
+    try:
+        return gnews_links.publishers(settings.db_path, links, lock_timeout=read_wait(settings))
+    except WarehouseLocked as exc:
+        log.warning("decoded Google News links unavailable (%s); decoding them again", exc)
+        return {}
 
-    return run_async(go())
+
+def fetch(entries: Sequence[FeedEntry], settings: Settings) -> list[PageFetch]:
+    """One page per entry, in order. A Google News link is decoded first
+    (``extractors/gnews.py``) and its publisher's page fetched, so that page's ``url`` is
+    the publisher URL (``gnews.followed`` relinks the entries to it); a refused decode is a
+    failed page. Each decode is cached in the warehouse at once (``gnews_links``)."""
+    base, rate = settings.gnews_base_url, settings.gnews_decodes_per_second
+
+    async def go() -> tuple[list[PageFetch], list[gnews.Decode]]:
+        async with Fetcher(settings) as fetcher:
+            return await gnews.fetch_pages(fetcher, [e.link for e in entries], base, rate)
+
+    pages, decodes = run_async(go())
+    decoded = [(d.link, d.publisher_url, d.decoded_at) for d in decodes if d.publisher_url]
+    refused = len(decodes) - len(decoded)
+    if decodes:
+        log.info("Google News links: %d decoded, %d refused", len(decoded), refused)
+    if decoded:
+        try:
+            gnews_links.record(settings.db_path, decoded, lock_timeout=read_wait(settings))
+        except WarehouseLocked as exc:
+            log.warning("decoded Google News links not cached (%s); decoded again later", exc)
+    return pages
 
 
 def extract(
@@ -158,9 +188,10 @@ def judge(
     """Sort error pages out, recognise stored articles at new URLs (by canonical URL or by
     body from the same outlet: ``extractors/identity.py``), then match entities, score
     relevance and group near-duplicates into stories (``extractors/judging.py``), against
-    what the warehouse holds (each read with a fallback when the file is locked)."""
+    what the warehouse holds (each read with a fallback when the file is locked).
+    An entry whose Google News link was decoded is judged at its publisher's URL."""
     now = datetime.now(UTC)
-    prepared = prepare(entries, pages, articles)
+    prepared = prepare(gnews.followed(entries, pages), pages, articles)
     story_rows = _story_signatures(settings, now)
     stored, alias_of_canonical = _identity_candidates(settings, prepared, now)
     previous = _previous_failures(settings, prepared.failed_links, now)

@@ -59,6 +59,8 @@ CLOCK = {
     "page_failures": {"resolved_at"},
     "catalogue_versions": {"recorded_at"},
 }
+# Tables no load writes: the fetch stage caches decoded Google News links itself.
+NOT_LOADED = {"gnews_links"}
 # ... and those that depend on which loader stored a row first, or when a run was staged.
 ORDER = {"runs": {"loaded_at", "articles_added", "mentions_added", "staged_at"}}
 
@@ -289,7 +291,8 @@ def test_a_lake_load_gives_the_file_loads_tables(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone() == (
             2,
         )
-    assert all(rows for rows, _digest in lake.values() if rows is not None)
+    loaded = (rows for table, (rows, _digest) in lake.items() if table not in NOT_LOADED)
+    assert all(loaded)
 
 
 @pytest.mark.slow

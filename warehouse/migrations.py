@@ -16,6 +16,7 @@ from newswatch.core.errors import WarehouseError
 from newswatch.warehouse.schema import (
     CONTENT_IDENTITY,
     CORE_TABLES,
+    GNEWS_LINKS,
     OPERATIONS_TABLES,
     TRUST_PROVENANCE,
 )
@@ -44,6 +45,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(7, "content_identity", CONTENT_IDENTITY),  # aliases + page_failures
+    Migration(9, "gnews_links", GNEWS_LINKS),  # extractors/gnews.py: decoded links, cached
 )
 
 _VERSION_TABLE = """

@@ -233,3 +233,14 @@ CONTENT_IDENTITY = (
     )
     """,
 )
+
+# migration 9: Google News links decoded to their publisher's URL (extractors/gnews.py)
+GNEWS_LINKS = (
+    """
+    CREATE TABLE gnews_links (
+        link          VARCHAR PRIMARY KEY,
+        publisher_url VARCHAR NOT NULL,
+        decoded_at    TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
