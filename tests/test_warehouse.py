@@ -136,8 +136,10 @@ def test_migrating_an_older_schema_keeps_its_data(db: Path) -> None:
         ).fetchall()
     assert versions == [m.version for m in migrations.MIGRATIONS]
     assert article == [("Outlet", "Alabuga")]
-    assert [(str(p), m) for p, m in series] == [("2025-03-01", 2)]
-    assert [(str(d), m, s) for d, m, s in rollup] == [("2025-03-01", 2, 1)]
+    # dense series (migration 8): every day from 2025-01-01 to the newest article, 0 but one
+    assert len(series) == len(rollup) == 60
+    assert [(str(p), m) for p, m in series if m] == [("2025-03-01", 2)]
+    assert [(str(d), m, s) for d, m, s in rollup if m] == [("2025-03-01", 2, 1)]
 
 
 def test_database_from_a_newer_version_is_refused(db: Path) -> None:

@@ -2,7 +2,10 @@
 ``schema_migrations``, each followed by a CHECKPOINT (duckdb 1.5.x may fail to replay a WAL
 holding DDL after a crash: duckdb/duckdb#18259).
 
-Add a step by appending to ``MIGRATIONS``; never edit or reorder a released one.
+Add a step by appending to ``MIGRATIONS``; never edit or reorder a released one. The trend
+views and macros (``warehouse/trends.py``) are ``CREATE OR REPLACE`` definitions: steps 3 and 4
+create the current ones on a new file, and a file made before a change of them gets the new
+definitions from a later step that runs them again (8: dense series, names through aliases).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from newswatch.warehouse.schema import (
     OPERATIONS_TABLES,
     TRUST_PROVENANCE,
 )
-from newswatch.warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
+from newswatch.warehouse.trends import ENTITY_DAILY, ENTITY_DAILY_SERIES, TREND_OBJECTS
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(7, "content_identity", CONTENT_IDENTITY),  # aliases + page_failures
+    Migration(8, "dense_trend_series", (*TREND_OBJECTS, ENTITY_DAILY_SERIES)),
     Migration(9, "gnews_links", GNEWS_LINKS),  # extractors/gnews.py: decoded links, cached
 )
 

@@ -6,6 +6,7 @@ Every helper returns an empty result when the database file does not exist yet.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,32 +206,70 @@ def story_signatures(
     return [(a, s, tuple(sig)) for a, s, sig in rows]
 
 
-def resolve_entity(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
-    """An entity_id from an id or a name (case-insensitive); None if unknown."""
+@dataclass(frozen=True)
+class EntityMatch:
+    """An entity a name stands for (``entity_lookup`` in ``warehouse/trends.py``)."""
+
+    entity_id: str
+    name: str
+    matched_as: str  # 'id', 'name', 'alias' (recorded on mentions) or 'prefix'
+    matched: str  # the id, name or alias as stored
+
+
+def entity_matches(con: duckdb.DuckDBPyConnection, text: str) -> list[EntityMatch]:
+    """The entities ``text`` names exactly, any case: by id, else by name, else by a
+    catalogue alias recorded on mentions (the ``entity_lookup`` macro, which the trend macros
+    use too). Several only when one name fits several entities equally well.
+
+    A file not migrated yet (schema migration 8 made ``entity_lookup``; read-only opens
+    never migrate) is searched by id or name only, as before it."""
+    if not _has_macro(con, "entity_lookup"):
+        rows = con.execute(
+            """
+            SELECT entity_id, name, CASE WHEN entity_id = $q THEN 'id' ELSE 'name' END,
+                   CASE WHEN entity_id = $q THEN entity_id ELSE name END
+            FROM entities WHERE entity_id = $q OR lower(name) = lower($q)
+            ORDER BY entity_id = $q DESC, entity_id
+            LIMIT 1
+            """,
+            {"q": text},
+        ).fetchall()
+    else:
+        rows = con.execute(
+            "SELECT entity_id, name, matched_as, matched FROM entity_lookup($q)", {"q": text}
+        ).fetchall()
+    return [EntityMatch(*(str(v) for v in row)) for row in rows]
+
+
+def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = con.execute(
-        """
-        SELECT entity_id FROM entities
-        WHERE entity_id = $q OR lower(name) = lower($q)
-        ORDER BY entity_id = $q DESC
-        LIMIT 1
-        """,
-        {"q": entity},
+        "SELECT count(*) FROM duckdb_functions() "
+        "WHERE function_name = $name AND database_name = current_database()",
+        {"name": name},
     ).fetchone()
-    if row:
-        return str(row[0])
-    mentioned = con.execute("SELECT 1 FROM mentions WHERE entity_id = $q LIMIT 1", {"q": entity})
-    return entity if mentioned.fetchone() else None
+    return bool(row and row[0])
+
+
+def resolve_entity(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
+    """The entity_id ``entity`` names (id, name or recorded alias, any case); None when it
+    names none or several."""
+    matches = entity_matches(con, entity)
+    return matches[0].entity_id if len(matches) == 1 else None
 
 
 def entity_candidates(
     con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 10
 ) -> list[tuple[str, str]]:
-    """(entity_id, name) of entities whose id or name starts with ``text`` (any case)."""
+    """(entity_id, name) of entities whose id, name or a recorded alias starts with ``text``
+    (any case), by id."""
     rows = con.execute(
         """
-        SELECT entity_id, name FROM entities
-        WHERE starts_with(lower(entity_id), lower($q)) OR starts_with(lower(name), lower($q))
-        ORDER BY entity_id
+        WITH wanted AS (SELECT lower(trim($q)) AS k)
+        SELECT e.entity_id, e.name FROM entities AS e, wanted AS w
+        WHERE starts_with(lower(e.entity_id), w.k) OR starts_with(lower(e.name), w.k)
+           OR e.entity_id IN (
+               SELECT entity_id FROM mentions WHERE starts_with(lower(alias), w.k))
+        ORDER BY e.entity_id
         LIMIT $limit
         """,
         {"q": text, "limit": limit},
@@ -238,23 +277,64 @@ def entity_candidates(
     return [(str(a), str(b)) for a, b in rows]
 
 
+@dataclass(frozen=True)
+class TrendWindow:
+    """The days a series counts: ``first_day`` (``since`` moved back to the start of its
+    period) to ``last_day`` (``until``, else the newest article's day; None: no articles)."""
+
+    first_day: date
+    last_day: date | None
+    periods: int
+
+
+def trend_window(
+    con: duckdb.DuckDBPyConnection, *, bucket: str, since: date, until: date | None = None
+) -> TrendWindow:
+    """The window ``entity_trend`` (and every dense series macro) covers, and its periods."""
+    _check_bucket(bucket)
+    row = con.execute(
+        "SELECT w.first_day, w.last_day, "
+        "(SELECT count(*) FROM trend_periods($bucket, $since, $until)) "
+        "FROM trend_window($bucket, $since, $until) AS w",
+        {"bucket": bucket, "since": since, "until": until},
+    ).fetchone()
+    assert row is not None  # a one-row macro
+    return TrendWindow(first_day=row[0], last_day=row[1], periods=int(row[2]))
+
+
 def entity_trend(
-    con: duckdb.DuckDBPyConnection, entity_id: str, *, bucket: str, since: date
+    con: duckdb.DuckDBPyConnection,
+    entity_id: str,
+    *,
+    bucket: str,
+    since: date,
+    until: date | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """Mentions, articles and stories of one entity per day, week or month since ``since``.
+    """Mentions, articles and stories of one entity per day, week or month: one row per
+    period of :func:`trend_window`, 0 where nothing mentioned it.
 
     Days come from the ``entity_daily`` rollup (a few hundred rows); weeks and months from
     the base tables, so a story spanning two days of one week counts once.
     """
+    _check_bucket(bucket)
+    # `until` only when given: a file not migrated yet has the three-argument macros
+    params: dict[str, object] = {"entity": entity_id, "since": since}
+    last = ""
+    if until is not None:
+        params["until"] = until
+        last = ", $until"
     if bucket == "day":
         return con.sql(
             "SELECT day AS period, mentions, articles, stories "
-            "FROM entity_daily_series($entity, $since)",
-            params={"entity": entity_id, "since": since},
+            f"FROM entity_daily_series($entity, $since{last})",
+            params=params,
         )
-    if bucket not in {"week", "month"}:
-        raise ValueError(f"bucket must be day, week or month, not {bucket!r}")
     return con.sql(
-        "SELECT * FROM entity_series($entity, $bucket, $since)",
-        params={"entity": entity_id, "bucket": bucket, "since": since},
+        f"SELECT * FROM entity_series($entity, $bucket, $since{last})",
+        params={**params, "bucket": bucket},
     )
+
+
+def _check_bucket(bucket: str) -> None:
+    if bucket not in {"day", "week", "month"}:
+        raise ValueError(f"bucket must be day, week or month, not {bucket!r}")
