@@ -3,9 +3,12 @@
 The fetcher (``newswatch.extractors.http.Fetcher.poll_feed``) sends the conditional GET
 and hands the answer here: a 304 is "not_modified" (only when validators were sent), an
 error status or an empty body is an error record, and anything else is parsed by
-``feeds.parse_feed`` on a thread of :class:`FeedParser` under a deadline. A body with no
-entries that is HTML, or that feedparser cannot read as any feed version, is "not a feed"
-(permanent), with the feed link an HTML page advertises.
+``feeds.parse_feed`` on a thread of :class:`FeedParser` under a deadline (RSS, Atom and
+RDF through feedparser, JSON Feed 1.0/1.1 through ``json_feed.py``). A body in none of
+those formats is "not a feed" (permanent), with its reason: an HTML page (and the feed link
+it advertises), plain XML (its root element), JSON that is not a JSON Feed, a gzip body
+without its Content-Encoding, a document that does not parse. Items such a document
+seemed to hold are not entries.
 
 Nothing here touches the network; nothing raises for a bad feed except the errors the
 fetcher turns into a record (``feed_error``).
@@ -27,8 +30,9 @@ from newswatch.extractors.cadence import cache_lifetime
 from newswatch.extractors.feeds import ParsedFeed, parse_feed
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, */*;q=0.5"
 )
 
 
@@ -145,13 +149,15 @@ async def feed_record(
         "notes": (*waited, *parsed.notes),
         "declared_interval_s": parsed.declared_interval_s,
     }
-    if not parsed.entries and parsed.is_html:
+    if parsed.is_html:
         found = parsed.discovered_feed_url
         hint = f"; the page links a feed: {found}" if found else "; no feed link found"
-        error = f"not a feed ({_media_type(content_type) or 'HTML'}){hint}"
+        media = _media_type(content_type)
+        served = media if media and "html" in media else f"an HTML page served as {media}"
+        error = f"not a feed ({served if media else 'HTML'}){hint}"
         return FeedPoll(status="error", error=error, error_class="permanent", **base, **details)
-    if not parsed.entries and not parsed.version and parsed.bozo:
-        error = f"not a feed: {parsed.bozo_error}"
+    if parsed.version is None:
+        error = f"not a feed: {parsed.not_a_feed or 'no RSS, Atom, RDF or JSON Feed document'}"
         return FeedPoll(status="error", error=error, error_class="permanent", **base, **details)
     return FeedPoll(status="ok", entries=parsed.entries, **base, **details)
 

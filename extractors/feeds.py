@@ -4,6 +4,15 @@ feedparser always gets ``io.BytesIO(content)``: given a str or bytes that look l
 or URL it would open that file or URL itself. It never raises on broken XML; it sets
 ``bozo`` and keeps what it could read, and so do we. A page served instead of a feed is
 reported (``is_html``) with the feed link it advertises, found by trafilatura's discovery.
+A document feedparser finds no feed format in (plain XML, a gzip body sent without
+``Content-Encoding``) has ``version`` None and says why in ``not_a_feed``. A JSON body is
+read as a JSON Feed 1.0/1.1 (``json_feed.py``) into the same entries.
+
+Entry identity: the GUID (RSS ``guid``, Atom ``id``, JSON Feed ``id``), else the link, else
+a hash of the item's content (title, text, dates, enclosures, authors), so distinct items
+without either never collapse. Items repeating a GUID are one entry only when their link is
+the same too (an update: the newest is kept); with different links they stay distinct.
+A date feedparser cannot read (non-English day and month names) goes to ``feed_dates.py``.
 
 Parsing can be slow on hostile input (feedparser's author regex is quadratic), so the
 fetcher runs :func:`parse_feed` in a worker thread under a deadline.
@@ -26,6 +35,8 @@ from trafilatura.feeds import FeedParameters, determine_feed
 
 from newswatch.core.records import FeedEntry
 from newswatch.extractors.cadence import declared_interval
+from newswatch.extractors.feed_dates import FeedDateParser
+from newswatch.extractors.json_feed import looks_like_json, parse_json_feed
 
 ALLOWED_LINK_SCHEMES = frozenset({"http", "https"})
 # Past this many <item>/<entry> elements the document is cut before parsing (feedparser
@@ -50,6 +61,13 @@ MAX_PERSON_CHARS = 512
 NESTED_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s*)?[\w.:-]+\s+([\"'])[^\"']*&[A-Za-z_%][\w.:-]*;")
 INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
 PROLOG_BYTES = 64 * 1024
+# The first element of an XML document, past its prolog (for a "not a feed" reason).
+ROOT_ELEMENT = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)*"
+    rb"<([A-Za-z_][\w.:-]*)",
+    re.DOTALL | re.IGNORECASE,
+)
+GZIP_MAGIC = b"\x1f\x8b"
 PERSON_ELEMENT = re.compile(
     rb"(<(?:[\w.-]+:)?(?:author|creator|contributor|publisher|managingEditor|webMaster|name|email)"
     rb"\b[^<>]*>(?:<!\[CDATA\[)?)([^<\]]{%d,})" % (MAX_PERSON_CHARS + 1)
@@ -70,6 +88,7 @@ class ParsedFeed:
     entries_in_document: int = 0  # before de-duplication and truncation
     notes: tuple[str, ...] = ()
     declared_interval_s: float | None = None  # <ttl> / sy:updatePeriod, see cadence.py
+    not_a_feed: str | None = None  # why, when no feed format was found (version None)
 
 
 def parse_feed(
@@ -84,7 +103,9 @@ def parse_feed(
     """Parse feed bytes into at most ``max_entries`` normalised entries, newest first."""
     fetched_at = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
     if not content.strip():
-        return ParsedFeed((), True, "empty document", False, None)
+        return ParsedFeed((), True, "empty document", False, None, not_a_feed="empty document")
+    if looks_like_json(content, content_type):
+        return _parse_json(content, base_url, source_id, fetched_at, max_entries)
     notes: list[str] = []
     content, nested = defuse_entity_expansion(content)
     if nested:
@@ -108,19 +129,14 @@ def parse_feed(
     )
     bozo = bool(parsed.get("bozo"))
     bozo_error = _describe(parsed.get("bozo_exception")) if bozo else None
-    is_html = not parsed.get("version") and looks_like_html(content, content_type)
+    version = parsed.get("version") or None
+    is_html = not version and looks_like_html(content, content_type)
     discovered = discover_feed_url(content, base_url) if is_html else None
 
-    substantial = (raw for raw in parsed.entries if _has_substance(raw))
-    entries, duplicates = _unique_entries(
-        normalise_entry(raw, base_url, source_id, fetched_at) for raw in substantial
-    )
-    if duplicates:
-        notes.append(f"{duplicates} entries with a repeated GUID dropped")
-    entries.sort(key=lambda entry: entry.published_at, reverse=True)
-    if len(entries) > max_entries:
-        notes.append(f"truncated: newest {max_entries} of {len(entries)} entries kept")
-        entries = entries[:max_entries]
+    # No feed format, no entries: a <catalog><item> or a bare <channel> is not a feed.
+    dates = FeedDateParser(parsed.feed.get("language"))
+    raws = parsed.entries if version else ()
+    entries = _entries(raws, base_url, source_id, fetched_at, max_entries, dates, notes)
     title = clean_text(html_to_text(parsed.feed.get("title", ""))) or None
     return ParsedFeed(
         entries=tuple(entries),
@@ -129,14 +145,85 @@ def parse_feed(
         is_html=is_html,
         discovered_feed_url=discovered,
         title=title,
-        version=parsed.get("version") or None,
+        version=version,
         entries_in_document=items_before_prune or len(parsed.entries),
         notes=tuple(notes),
         declared_interval_s=declared_interval(parsed.feed),
+        not_a_feed=None if version else not_a_feed_reason(content, bozo_error),
     )
 
 
-def normalise_entry(raw: Any, base_url: str, source_id: str, fetched_at: datetime) -> FeedEntry:
+def _parse_json(
+    content: bytes, base_url: str, source_id: str, fetched_at: datetime, max_entries: int
+) -> ParsedFeed:
+    """A JSON body: a JSON Feed's items as entries, or why it is not one."""
+    document = parse_json_feed(content, max_items=max_entries * PRUNE_FACTOR)
+    if document.version is None:
+        return ParsedFeed((), True, document.error, False, None, not_a_feed=document.error)
+    notes: list[str] = []
+    if document.items_in_document > len(document.items):
+        notes.append(
+            f"document cut before parsing: first {len(document.items)} "
+            f"of {document.items_in_document} items kept"
+        )
+    dates = FeedDateParser(document.language)
+    entries = _entries(document.items, base_url, source_id, fetched_at, max_entries, dates, notes)
+    return ParsedFeed(
+        entries=tuple(entries),
+        bozo=False,
+        bozo_error=None,
+        is_html=False,
+        discovered_feed_url=None,
+        title=clean_text(html_to_text(document.title)) or None,
+        version=document.version,
+        entries_in_document=document.items_in_document,
+        notes=tuple(notes),
+    )
+
+
+def _entries(
+    raws: Any,
+    base_url: str,
+    source_id: str,
+    fetched_at: datetime,
+    max_entries: int,
+    dates: FeedDateParser,
+    notes: list[str],
+) -> list[FeedEntry]:
+    """Normalised, de-duplicated entries, newest first, at most ``max_entries``."""
+    substantial = (raw for raw in raws if _has_substance(raw))
+    entries, updates, shared = _unique_entries(
+        normalise_entry(raw, base_url, source_id, fetched_at, dates) for raw in substantial
+    )
+    if updates:
+        notes.append(f"{updates} entries with a repeated GUID and link dropped (newest kept)")
+    if shared:
+        notes.append(f"{shared} entries repeat another's GUID with their own link: kept")
+    entries.sort(key=lambda entry: entry.published_at, reverse=True)
+    if len(entries) > max_entries:
+        notes.append(f"truncated: newest {max_entries} of {len(entries)} entries kept")
+        entries = entries[:max_entries]
+    return entries
+
+
+def not_a_feed_reason(content: bytes, bozo_error: str | None) -> str:
+    """Why feedparser found no feed format in ``content`` (for the failed poll)."""
+    if content[:2] == GZIP_MAGIC:
+        return "a gzip-compressed body sent without Content-Encoding: gzip"
+    root = ROOT_ELEMENT.match(content[:PROLOG_BYTES])
+    if root and not bozo_error:
+        name = root[1].decode("ascii", errors="replace")
+        return f"an XML document with root <{name}>, not RSS, Atom, RDF or JSON Feed"
+    return bozo_error or "no RSS, Atom, RDF or JSON Feed document found"
+
+
+def normalise_entry(
+    raw: Any,
+    base_url: str,
+    source_id: str,
+    fetched_at: datetime,
+    dates: FeedDateParser | None = None,
+) -> FeedEntry:
     """One feedparser entry as a :class:`FeedEntry` (absolute link, plain text, UTC date)."""
     link = absolute_link(raw.get("link"), base_url)
     raw_id = clean_text(str(raw.get("id") or ""))
@@ -144,8 +231,10 @@ def normalise_entry(raw: Any, base_url: str, source_id: str, fetched_at: datetim
         link = absolute_link(raw_id, base_url)
     title = clean_text(html_to_text(raw.get("title", "")))
     summary = _summary_text(raw)
-    published, date_flag = entry_date(raw, fetched_at)
-    guid = raw_id or link or _content_guid(title, raw)
+    published, date_flag = entry_date(raw, fetched_at, dates)
+    authors = _authors(raw)
+    tags = _tags(raw)
+    guid = raw_id or link or _content_guid(raw, title, summary, authors, tags)
     return FeedEntry(
         source_id=source_id,
         guid=guid,
@@ -154,27 +243,39 @@ def normalise_entry(raw: Any, base_url: str, source_id: str, fetched_at: datetim
         summary=summary,
         published_at=published,
         date_flag=date_flag,
-        authors=_authors(raw),
-        tags=_tags(raw),
+        authors=authors,
+        tags=tags,
         source_url=_source_url(raw, base_url),
     )
 
 
-def entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime, str]:
-    """Published (else updated, else created) time; missing -> fetch time, future -> clamped."""
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = dict.get(raw, key)  # plain lookup: no feedparser key aliasing (and warning)
-        if not parsed:
-            continue
-        try:
-            year, month, day, hour, minute, second = parsed[:6]
-            when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-        except (TypeError, ValueError, OverflowError):
+def entry_date(
+    raw: Any, fetched_at: datetime, dates: FeedDateParser | None = None
+) -> tuple[datetime, str]:
+    """Published (else updated, else created) time; missing -> fetch time, future -> clamped.
+
+    Each field is feedparser's parse of it, else (``dates`` given) the fallback's parse of
+    its text: a date in Italian or Russian is read before an English ``updated`` is."""
+    for key in ("published", "updated", "created"):
+        when = _struct_time_utc(dict.get(raw, f"{key}_parsed"))  # plain lookup: no aliasing
+        if when is None and dates is not None:
+            when = dates.parse(dict.get(raw, key))
+        if when is None:
             continue
         if when > fetched_at:
             return fetched_at, "future_clamped"
         return when, "feed"
     return fetched_at, "missing"
+
+
+def _struct_time_utc(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        year, month, day, hour, minute, second = parsed[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _source_url(raw: Any, base_url: str) -> str | None:
@@ -222,9 +323,13 @@ def clean_text(text: str) -> str:
 
 
 def looks_like_html(content: bytes, content_type: str | None) -> bool:
-    """True for an HTML page (by Content-Type or by its opening markup)."""
+    """True for an HTML page (by Content-Type or by its opening markup; an XML document
+    whose root is not ``<html>``, ``<head>`` or ``<body>`` is not one, whatever it holds)."""
     if content_type and "html" in content_type.lower() and "xhtml" not in content_type.lower():
         return True
+    root = ROOT_ELEMENT.match(content[:PROLOG_BYTES])
+    if root and root[1].lower() not in (b"html", b"head", b"body"):
+        return False
     return bool(HTML_SNIFF.search(content[:4096]))
 
 
@@ -319,23 +424,43 @@ def _tags(raw: Any) -> tuple[str, ...]:
     return tuple(terms)
 
 
-def _content_guid(title: str, raw: Any) -> str:
-    date = str(raw.get("published") or raw.get("updated") or "")
-    digest = hashlib.sha1(f"{title}\x1f{date}".encode(), usedforsecurity=False).hexdigest()
+def _content_guid(
+    raw: Any, title: str, summary: str, authors: tuple[str, ...], tags: tuple[str, ...]
+) -> str:
+    """The identity of an item with neither GUID nor link: a hash of what it says.
+
+    Two items differ when any of their title, text, dates, enclosures, authors or tags do
+    (RSS 0.92 items often have a description only); the same item hashes the same each poll.
+    """
+    dates = [str(dict.get(raw, key) or "") for key in ("published", "updated", "created")]
+    enclosures = [str(e.get("href") or "") for e in raw.get("enclosures") or () if e]
+    parts = [title, summary, *dates, *enclosures, *authors, *tags]
+    if not title and not summary and raw.get("content"):
+        parts.append(str(raw["content"][0].get("value") or ""))
+    text = "\x1f".join(parts)
+    digest = hashlib.sha1(text.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
     return f"sha1:{digest}"
 
 
-def _unique_entries(entries: Any) -> tuple[list[FeedEntry], int]:
-    seen: set[str] = set()
-    unique: list[FeedEntry] = []
-    duplicates = 0
+def _unique_entries(entries: Any) -> tuple[list[FeedEntry], int, int]:
+    """One entry per (GUID, link): a repeat is an update (the newest kept, the first of
+    equals); a GUID repeated with another link is a distinct entry. Returns the entries in
+    first-seen order, the updates dropped and the distinct entries that share a GUID."""
+    by_key: dict[tuple[str, str], FeedEntry] = {}
+    links_of_guid: dict[str, set[str]] = {}
+    updates = 0
     for entry in entries:
-        if entry.guid in seen:
-            duplicates += 1
+        key = (entry.guid, entry.link)
+        kept = by_key.get(key)
+        if kept is not None:
+            updates += 1
+            if entry.published_at > kept.published_at:
+                by_key[key] = entry
             continue
-        seen.add(entry.guid)
-        unique.append(entry)
-    return unique, duplicates
+        by_key[key] = entry
+        links_of_guid.setdefault(entry.guid, set()).add(entry.link)
+    shared = sum(len(links) - 1 for links in links_of_guid.values())
+    return list(by_key.values()), updates, shared
 
 
 def _describe(exc: object) -> str | None:

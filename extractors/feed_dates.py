@@ -1,0 +1,96 @@
+"""A feed date feedparser could not read (``mer, 16 nov 2022 10:00:00 +0100``) -> UTC.
+
+feedparser knows English day and month names only. This fallback gives dateparser the
+date string with the feed's declared ``<language>`` first, then the languages the topic is
+written in: the catalogue's and the seeds' (en, ru, uk, fa, ar), the issue's Italian, and
+the other European languages its outlets and the corpus feeds use (de, fr, es, pt, tr).
+
+Only absolute dates with a day, a month and a year are accepted ("yesterday" and "12" are
+not), times without a zone are UTC, and years before 1990 are refused (a Persian-calendar
+year read as Gregorian). dateparser keeps shared state that is not thread-safe (its issues
+#441, #813) and feeds are parsed on a thread pool, so calls are serialised by one lock; the
+parse holds the GIL either way. A feed whose dates keep failing stops being retried after
+``MAX_FAILURES`` misses, so a hostile feed cannot spend its parse deadline here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+TOPIC_LANGUAGES = ("en", "ru", "uk", "fa", "ar", "it", "de", "fr", "es", "pt", "tr")
+MAX_DATE_CHARS = 80
+MAX_FAILURES = 10  # per feed: misses after which the fallback is no longer tried
+EARLIEST_YEAR = 1990
+SETTINGS = {
+    "TIMEZONE": "UTC",
+    "TO_TIMEZONE": "UTC",
+    "RETURN_AS_TIMEZONE_AWARE": True,
+    "PREFER_DATES_FROM": "past",
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    "PARSERS": ["absolute-time"],
+}
+_HAS_DIGIT_AND_LETTER = re.compile(r"(?=.*\d)(?=.*[^\W\d_])", re.DOTALL)
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}")
+_LOCK = threading.Lock()
+
+
+class FeedDateParser:
+    """The fallback for one feed document: its declared language first, a failure budget."""
+
+    def __init__(self, declared_language: object = None) -> None:
+        self.languages = _languages(declared_language)
+        self.failures = 0
+
+    def parse(self, text: object) -> datetime | None:
+        """``text`` as an aware UTC datetime, or None when it is not a full absolute date."""
+        if not isinstance(text, str) or self.failures >= MAX_FAILURES:
+            return None
+        text = " ".join(text.split())
+        if not text or len(text) > MAX_DATE_CHARS or not _HAS_DIGIT_AND_LETTER.match(text):
+            return None
+        when = _parse(text, self.languages)
+        if when is None:
+            self.failures += 1
+        return when
+
+
+def _languages(declared: object) -> tuple[str, ...]:
+    """The declared language's primary subtag (``it-IT`` -> ``it``) first, if known."""
+    if isinstance(declared, str):
+        match = _LANGUAGE_TAG.match(declared.strip())
+        if match and match[0].lower() in _known_languages():
+            first = match[0].lower()
+            return (first, *(lang for lang in TOPIC_LANGUAGES if lang != first))
+    return TOPIC_LANGUAGES
+
+
+@functools.cache
+def _known_languages() -> frozenset[str]:
+    from dateparser.languages.loader import default_loader  # 0.2 s: only when needed
+
+    return frozenset(default_loader.get_locale_map())
+
+
+@functools.lru_cache(maxsize=16)
+def _date_parser(languages: tuple[str, ...]) -> Any:
+    from dateparser.date import DateDataParser  # 0.2 s: only when needed
+
+    return DateDataParser(languages=list(languages), settings=SETTINGS)
+
+
+def _parse(text: str, languages: tuple[str, ...]) -> datetime | None:
+    with _LOCK:
+        try:
+            found = _date_parser(languages).get_date_data(text).date_obj
+        except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError):
+            return None
+    if not isinstance(found, datetime) or found.year < EARLIEST_YEAR:
+        return None
+    return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+__all__ = ["TOPIC_LANGUAGES", "FeedDateParser"]
