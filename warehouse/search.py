@@ -11,15 +11,38 @@ Persian included), lower-cased, Porter-stemmed (a no-op for non-Latin words).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import duckdb_extension_fts
 
 from newswatch.core.errors import WarehouseError
+from newswatch.warehouse.search_syntax import (
+    SearchQuery,
+    Snippet,
+    highlighter,
+    make_snippet,
+    parse_query,
+    phrase_re2,
+    prefix_re2,
+)
 
 INDEX_SCHEMA = "fts_main_articles"
+_LAYOUT = "layout"  # one row: docid_is_article_rowid
 _TOKEN_SEPARATORS = r"(\.|[^\p{L}\p{N}])+"
+
+
+NO_SNIPPET = Snippet("", ())
+PREFIX_TERMS = 200  # a prefix ranks with (and finds candidates by) its most frequent terms
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    entity_id: str | None = None  # mentioned in the article
+    outlets: tuple[str, ...] = ()  # outlet name or source id, any case
+    languages: tuple[str, ...] = ()  # articles.language, any case
+    since: date | None = None  # published_day on or after
 
 
 @dataclass(frozen=True)
@@ -30,6 +53,10 @@ class SearchHit:
     outlet: str
     published_day: object
     url: str
+    story_id: str | None = None
+    source_id: str = ""
+    language: str | None = None
+    snippet: Snippet = NO_SNIPPET
 
 
 def extension_path() -> Path:
@@ -85,6 +112,27 @@ def refresh_index(con: duckdb.DuckDBPyConnection) -> None:
         )
     if not _docid_is_rowid(con):
         raise WarehouseError("FTS index: document ids are not dense; cannot lay out docs")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.{_LAYOUT} AS "
+        "SELECT coalesce(count(*) = (SELECT count(*) FROM articles) "
+        "AND bool_and(a.article_id IS NOT DISTINCT FROM d.name), false) AS docid_is_article_rowid "
+        f"FROM {INDEX_SCHEMA}.docs AS d LEFT JOIN articles AS a ON a.rowid = d.docid"
+    )
+
+
+def docid_is_article_rowid(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the index's docids are the snapshot's ``articles`` row ids (the extension numbers
+    documents in scan order; checked when the index is built): then a candidate's article row
+    is joined on its rowid, not through ``docs.name``. False for an index built without it."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [INDEX_SCHEMA, _LAYOUT],
+    ).fetchone()
+    if not row or not row[0]:
+        return False
+    flag = con.execute(f"SELECT docid_is_article_rowid FROM {INDEX_SCHEMA}.{_LAYOUT}").fetchone()
+    return bool(flag and flag[0])
 
 
 def _docid_is_rowid(con: duckdb.DuckDBPyConnection) -> bool:
@@ -92,29 +140,118 @@ def _docid_is_rowid(con: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and row[0] == 0
 
 
-def search(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 20) -> list[SearchHit]:
-    """Articles matching any word of ``text``, best BM25 score first (empty: no index).
+def search(
+    con: duckdb.DuckDBPyConnection,
+    text: str | SearchQuery,
+    *,
+    limit: int = 20,
+    filters: SearchFilters | None = None,
+) -> list[SearchHit]:
+    """Articles matching ``text`` (``search_syntax``: words, "phrases", prefix*), best BM25
+    score first, each with a highlighted snippet (empty: no index).
 
-    Scores equal ``fts_main_articles.match_bm25(article_id, text)`` (k=1.2, b=0.75), but the
-    query starts from the query's terms and their postings instead of scoring every
-    article, which keeps it fast on large databases.
+    Scores equal ``fts_main_articles.match_bm25(article_id, words)`` (k=1.2, b=0.75) over
+    the query's words, phrase words and prefix expansions, but the query starts from those
+    terms and their postings instead of scoring every article. Candidates must hold every
+    indexed word of each phrase and a term of each prefix; then the filters and the phrase
+    and prefix patterns (on title or text) run on those candidates only.
     """
     if not has_index(con) or limit <= 0:
         return []
+    query = parse_query(text) if isinstance(text, str) else text
+    filters = filters or SearchFilters()
     load_extension(con)
-    terms = con.execute(_QUERY_TERMS, {"query": text}).fetchall()
+    ranking = _indexed_terms(con, query.ranking_text())
+    groups = [[t] for p in query.phrases for t in _indexed_terms(con, " ".join(p))]
+    for prefix in query.prefixes:
+        expanded = _prefix_terms(con, prefix)
+        if not expanded:
+            return []  # no indexed word starts so: nothing can match
+        ranking += expanded
+        groups.append(expanded)
+        whole = _indexed_terms(con, " ".join(_tokens(con, prefix)[:-1]))  # "shahed-1*"
+        ranking += whole
+        groups += [[t] for t in whole]
+    terms = dict(ranking)  # termid -> df
     if not terms:
         return []
-    top = con.execute(
-        _TOP_DOCS,
-        {"termids": [t for t, _ in terms], "dfs": [df for _, df in terms], "limit": limit},
+    patterns = [phrase_re2(p) for p in query.phrases] + [prefix_re2(p) for p in query.prefixes]
+    conditions, values = _filter_conditions(filters)
+    params: dict[str, object] = {
+        "termids": list(terms),
+        "dfs": list(terms.values()),
+        "limit": limit,
+        **values,
+        **{f"p{i}": pattern for i, pattern in enumerate(patterns)},
+    }
+    if groups:
+        params["group_nos"] = [n for n, group in enumerate(groups) for _ in group]
+        params["group_termids"] = [termid for group in groups for termid, _ in group]
+        params["groups"] = len(groups)
+    sql = matches_sql(
+        grouped=bool(groups),
+        conditions=conditions,
+        patterns=len(patterns),
+        by_rowid=docid_is_article_rowid(con),
+    )
+    rows = con.execute(sql, params).fetchall()
+    light = highlighter(query, _stems(con, query.words))
+    return [
+        SearchHit(
+            article_id,
+            score,
+            title,
+            outlet,
+            day,
+            url,
+            story_id,
+            source_id,
+            language,
+            make_snippet(body, light),
+        )
+        for article_id, score, title, outlet, day, url, story_id, source_id, language, body in rows
+    ]
+
+
+def entities_by_alias(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+    """Entity ids whose stored mentions matched the alias ``alias`` (any case)."""
+    rows = con.execute(
+        "SELECT DISTINCT entity_id FROM mentions WHERE lower(alias) = lower($a) ORDER BY 1",
+        {"a": alias},
     ).fetchall()
-    if not top:
+    return [str(r[0]) for r in rows]
+
+
+def _indexed_terms(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int, int]]:
+    """(termid, df) of the index terms of ``text``'s words (stopwords and unknown words drop)."""
+    if not text.strip():
         return []
-    scores = dict(top)
-    rows = con.execute(_DOC_ARTICLES, {"docids": list(scores)}).fetchall()
-    hits = [SearchHit(name, scores[docid], *rest) for docid, name, *rest in rows]
-    return sorted(hits, key=lambda h: (-h.score, h.article_id))
+    return [(int(t), int(df)) for t, df in con.execute(_QUERY_TERMS, {"query": text}).fetchall()]
+
+
+def _prefix_terms(con: duckdb.DuckDBPyConnection, prefix: str) -> list[tuple[int, int]]:
+    """The index terms a ``prefix*`` word stands for: terms starting with its last token or
+    with that token's stem (``factory*`` → ``factori``), the most frequent first."""
+    rows = con.execute(_PREFIX_TERMS, {"prefix": prefix, "limit": PREFIX_TERMS}).fetchall()
+    return [(int(t), int(df)) for t, df in rows]
+
+
+def _tokens(con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
+    """``text`` split as the index splits it (lower-cased)."""
+    row = con.execute(
+        f"SELECT list_filter({INDEX_SCHEMA}.tokenize($t), t -> t <> '')", {"t": text}
+    ).fetchone()
+    return [str(t) for t in row[0]] if row and row[0] else []
+
+
+def _stems(con: duckdb.DuckDBPyConnection, words: tuple[str, ...]) -> dict[str, str]:
+    if not words:
+        return {}
+    lowered = [w.lower() for w in words]
+    rows = con.execute(
+        "SELECT w, stem(w, 'porter') FROM (SELECT unnest($words) AS w)", {"words": lowered}
+    ).fetchall()
+    return {str(w): str(s) for w, s in rows}
 
 
 _QUERY_TERMS = f"""
@@ -127,35 +264,127 @@ WHERE dict.term IN (
 )
 """
 
-_TOP_DOCS = f"""
-WITH query_terms AS (
-    SELECT unnest($termids) AS termid, unnest($dfs) AS df
-),
-tf AS (
+_PREFIX_TERMS = f"""
+WITH token AS (
+    SELECT list_filter({INDEX_SCHEMA}.tokenize($prefix), t -> t <> '')[-1] AS t
+)
+SELECT dict.termid, dict.df
+FROM {INDEX_SCHEMA}.dict AS dict, token
+WHERE token.t IS NOT NULL
+  AND (starts_with(dict.term, token.t) OR starts_with(dict.term, stem(token.t, 'porter')))
+ORDER BY dict.df DESC, dict.termid
+LIMIT $limit
+"""
+
+
+def _filter_conditions(filters: SearchFilters) -> tuple[list[str], dict[str, object]]:
+    """SQL conditions on ``a`` (articles) for the filters in use, and their parameters."""
+    conditions: list[str] = []
+    values: dict[str, object] = {}
+    if filters.outlets:
+        conditions.append(
+            "(lower(a.outlet) IN (SELECT unnest($outlets)) "
+            "OR lower(a.source_id) IN (SELECT unnest($outlets)))"
+        )
+        values["outlets"] = [o.lower() for o in filters.outlets]
+    if filters.languages:
+        conditions.append("lower(a.language) IN (SELECT unnest($languages))")
+        values["languages"] = [lang.lower() for lang in filters.languages]
+    if filters.since is not None:
+        conditions.append("a.published_day >= $since")
+        values["since"] = filters.since
+    if filters.entity_id is not None:
+        conditions.append(
+            "a.article_id IN (SELECT article_id FROM mentions WHERE entity_id = $entity)"
+        )
+        values["entity"] = filters.entity_id
+    return conditions, values
+
+
+def matches_sql(*, grouped: bool, conditions: list[str], patterns: int, by_rowid: bool) -> str:
+    """The search statement for the parts a query uses.
+
+    Scores every candidate (a document with the query's terms that, when ``grouped``, holds a
+    term of each required group: each indexed phrase word, each prefix's expansion); then
+    the filter ``conditions``; then the patterns ($p0, $p1, …, constants compiled once) on the
+    survivors, each condition naming the candidate's score so the optimizer keeps it after
+    the join instead of pushing the regex into a scan of every article's text; the best
+    ``$limit`` last, and only their rows fetched whole. With neither filters nor patterns
+    the limit comes first, straight after scoring.
+    """
+
+    def article(alias: str) -> str:
+        if by_rowid:
+            return f"JOIN articles AS a ON a.rowid = {alias}.docid"
+        return (
+            f"JOIN {INDEX_SCHEMA}.docs AS d ON d.docid = {alias}.docid "
+            "JOIN articles AS a ON a.article_id = d.name"
+        )
+
+    ctes = [
+        "query_terms AS (SELECT unnest($termids) AS termid, unnest($dfs) AS df)",
+        f"""tf AS (
     SELECT docid, termid, count(*) AS tf, any_value(len) AS len
     FROM {INDEX_SCHEMA}.terms
     WHERE termid IN (SELECT termid FROM query_terms)
     GROUP BY 1, 2
-)
-SELECT tf.docid,
-       sum(
-           log(((stats.num_docs - q.df) + 0.5) / (q.df + 0.5) + 1)
-           * (tf.tf * (1.2 + 1))
-           / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * (tf.len / stats.avgdl)))
-       ) AS score
-FROM tf
-JOIN query_terms AS q USING (termid)
-CROSS JOIN {INDEX_SCHEMA}.stats AS stats
-GROUP BY tf.docid
-ORDER BY score DESC, tf.docid
-LIMIT $limit
+)""",
+    ]
+    if grouped:
+        ctes.append(
+            "required AS (SELECT unnest($group_nos) AS grp, unnest($group_termids) AS termid)"
+        )
+        ctes.append(
+            """eligible AS (
+    SELECT tf.docid FROM tf JOIN required USING (termid)
+    GROUP BY tf.docid
+    HAVING count(DISTINCT required.grp) = $groups
+)"""
+        )
+    ctes.append(
+        f"""scored AS MATERIALIZED (
+    SELECT tf.docid,
+           sum(
+               log(((stats.num_docs - q.df) + 0.5) / (q.df + 0.5) + 1)
+               * (tf.tf * (1.2 + 1))
+               / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * (tf.len / stats.avgdl)))
+           ) AS score
+    FROM tf
+    JOIN query_terms AS q USING (termid)
+    CROSS JOIN {INDEX_SCHEMA}.stats AS stats
+    {"WHERE tf.docid IN (SELECT docid FROM eligible)" if grouped else ""}
+    GROUP BY tf.docid
+)"""
+    )
+    last = "scored"
+    if conditions:
+        ctes.append(
+            f"""kept AS MATERIALIZED (
+    SELECT s.docid, s.score FROM scored AS s {article("s")}
+    WHERE {" AND ".join(conditions)}
+)"""
+        )
+        last = "kept"
+    if patterns:
+        checks = " AND ".join(
+            f"(regexp_matches(coalesce(a.title, ''), $p{i}) OR regexp_matches(a.text, $p{i}))"
+            for i in range(patterns)
+        )
+        ctes.append(
+            f"""matched AS MATERIALIZED (
+    SELECT c.docid, c.score FROM {last} AS c {article("c")}
+    WHERE c.score IS NULL OR ({checks})
+)"""
+        )
+        last = "matched"
+    ctes.append(f"top AS (SELECT docid, score FROM {last} ORDER BY score DESC, docid LIMIT $limit)")
+    return (
+        "WITH "
+        + ",\n".join(ctes)
+        + f"""
+SELECT a.article_id, top.score, a.title, a.outlet, a.published_day, a.url, a.story_id,
+       a.source_id, a.language, a.text
+FROM top {article("top")}
+ORDER BY top.score DESC, a.article_id
 """
-
-_DOC_ARTICLES = f"""
-SELECT d.docid, d.name, a.title, a.outlet, a.published_day, a.url
-FROM (
-    SELECT docid, name FROM {INDEX_SCHEMA}.docs
-    WHERE rowid IN (SELECT unnest($docids))
-) AS d
-JOIN articles AS a ON a.article_id = d.name
-"""
+    )
