@@ -170,20 +170,40 @@ def story_payload(
     entity_names: Mapping[str, str],
 ) -> dict[str, Any]:
     ranked = sorted(mentions, key=lambda m: (-m.count, m.first_offset))
-    snippet = ranked[0].snippet if ranked else (article.summary or article.text)
+    headline = article.title or article.url
     return {
         "rule": rule.name,
-        "headline": article.title or article.url,
+        "headline": headline,
         "outlet": article.outlet,
         "published": article.published_at.isoformat() if article.published_at else None,
         "entities": [entity_names.get(m.entity_id, m.entity_id) for m in ranked],
-        "snippet": _trim(snippet),
+        "snippet": _trim(alert_snippet(headline, ranked, article)),
         "link": article.canonical_url or article.url,
         "language": article.language,
         "relevance": round(article.relevance, 3),
         "story_id": article.story_id,
         "article_id": article.article_id,
     }
+
+
+def alert_snippet(headline: str, ranked: Sequence[MentionRecord], article: ArticleRecord) -> str:
+    """What the alert quotes under its headline: the sentence around the top mention that
+    is not the headline itself (a page's text often starts with its title, so the top
+    mention's sentence can be the title again), else the summary, else the text without a
+    leading title."""
+    title = _comparable(headline)
+    for mention in ranked:
+        if mention.snippet and _comparable(mention.snippet) != title:
+            return mention.snippet
+    if article.summary and _comparable(article.summary) != title:
+        return article.summary
+    lines = [line for line in (article.text or "").splitlines() if line.strip()]
+    body = [line for line in lines if _comparable(line) != title]
+    return " ".join(body) if body else ""
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.split()).casefold().rstrip(".")
 
 
 def alert_id(rule: str, story_id: str, channel: str) -> str:

@@ -78,6 +78,9 @@ def test_flow_sends_one_message_per_new_story_and_none_on_rerun(
     data = body["data"]
     assert {"headline", "outlet", "published", "entities", "snippet", "link"} <= set(data)
     assert data["link"].startswith(base) and data["entities"]
+    # the quote under the headline is never the headline again (the sample's texts open
+    # with their titles, so the top mention's sentence often is the title)
+    assert all(b["data"]["snippet"] != b["data"]["headline"] for _, b in log.received)
     assert headers["webhook-signature"].startswith("v1,")
 
 
@@ -221,3 +224,29 @@ def test_unset_channel_variable_keeps_alerts_pending(tmp_path: Path) -> None:
     assert "NW_TEST_HOOK_URL" in report.errors[0]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select status, attempts from alerts").fetchone() == ("pending", 0)
+
+
+def test_the_alert_snippet_is_not_the_headline_again() -> None:
+    from newswatch.core.records import ArticleRecord, MentionRecord
+    from newswatch.extractors.alerts import Rule, story_payload
+
+    title = "Caspian cargo lanes draw fresh scrutiny"
+    text = f"Security\n{title}\nAnalysts tracking vessels between Amirabad and Russia's ports."
+    article = ArticleRecord(
+        "a1", "caspian", "Caspian Ledger", "http://x/1", "http://x/1", title, text, "",
+        None, None, None, datetime.now(UTC), "en", "ok", None, None, "s1", 1.0, True,
+    )  # fmt: skip
+    in_title = MentionRecord("a1", "caspian-sea", 6, 9, title, "Caspian")
+    in_body = MentionRecord("a1", "russia", 2, 80, "Analysts tracking vessels between", "Russia")
+    from newswatch.core.settings import DEFAULT_ALERTS
+
+    rule = next(r for r in load_alert_config(DEFAULT_ALERTS).rules if r.kind == "new_story")
+    assert isinstance(rule, Rule)
+    payload = story_payload(rule, article, [in_title, in_body], {})
+    assert payload["snippet"] == "Analysts tracking vessels between"
+    # no other sentence: the text without its title line, never the headline
+    payload = story_payload(rule, article, [in_title], {})
+    assert (
+        payload["snippet"]
+        == "Security Analysts tracking vessels between Amirabad and Russia's ports."
+    )
