@@ -15,9 +15,12 @@ run each on a pool of its own: the one that crashes there becomes status ``error
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +35,7 @@ from newswatch.extractors.pages import extract_fetched, fallback_article
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
 MAX_CHUNK = 16
 CHUNKS_PER_WORKER = 4
 PRELOAD = ["newswatch.extractors.pages"]
@@ -132,6 +136,7 @@ def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
     A pool's owner killed with SIGKILL cannot shut its workers down; they would wait on
     their call queue (and keep the forkserver alive) for ever, one set per crashed run.
     """
+    _die_with_parent_process()
 
     def watch() -> None:
         while True:
@@ -144,6 +149,27 @@ def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _die_with_parent_process() -> None:
+    """Linux: the kernel sends SIGKILL when this worker's parent process ends.
+
+    The polling thread above needs the GIL, which a long C call (lxml on a large page) can
+    hold for seconds on a loaded machine; the kill -9 campaign found workers (and so their
+    forkserver's resource tracker) alive 5 s after their owner died. A forked worker's parent
+    is the owner; a forkserver worker's parent is the forkserver, which exits as soon as the
+    owner is gone. Elsewhere this does nothing and the thread alone decides.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request: too late to be told
+        os._exit(1)
 
 
 def _context() -> BaseContext:
