@@ -31,8 +31,8 @@ from websockets.sync.client import connect as ws_connect
 
 from newswatch.core.errors import WarehouseError
 from newswatch.core.settings import default_snapshot_path
+from newswatch.report.links import safe_href as external_href
 from newswatch.ui.data import Reader
-from newswatch.ui.pages import external_href
 from newswatch.ui.server import allowed_hosts, exposure_warning
 from newswatch.warehouse import search, ui_queries
 from newswatch.warehouse.db import connect

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
-from urllib.parse import quote, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from newswatch.report import svg
+from newswatch.report.links import safe_href
 from newswatch.warehouse.report_queries import (
     SPIKE_MIN_ARTICLES,
     SPIKE_Z,
@@ -24,7 +24,6 @@ from newswatch.warehouse.report_queries import (
 )
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-URL_SAFE_CHARACTERS = "!#$%&'()*+,/:;=?@[]~"  # reserved characters and % stay as they are
 # stories per week, topic entities per week, co-occurrence, outlets, languages, all by outlet
 CHART_COUNT = 6
 # Bar colours used nowhere else on the page (nor on the heatmap's white-to-blue scale), so
@@ -88,26 +87,6 @@ def render_report(data: ReportData) -> str:
         f"--db {data.db_path} --since {data.window.since.isoformat()} --out report.html"
     )
     return "<!DOCTYPE html>\n" + tostring(html, encoding="unicode", method="html") + "\n"
-
-
-def safe_href(url: str | None) -> str | None:
-    """``url`` when it is a plain absolute http(s) URL, else None (no link is drawn).
-
-    Characters a URL may not hold raw (quotes, angle brackets, non-ASCII) come back
-    percent-encoded, as a browser would send them.
-    """
-    if not url:
-        return None
-    url = url.strip()
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
-    return quote(url, safe=URL_SAFE_CHARACTERS)
 
 
 def _head(html: Element, data: ReportData) -> None:
