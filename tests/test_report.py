@@ -37,10 +37,10 @@ from newswatch.report.roles import DISPLAY_GROUPS
 from newswatch.warehouse import report_queries
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.sample import SAMPLE_END, build_sample_db
+from tests.chromium import BASE_FLAGS, CHROMIUM, needs_chromium
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO_ROOT / "data" / "report-screenshot.png"
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_TITLE = '<script>alert(1)</script> Shahed & "Geran" <b>drones</b>'
 HOSTILE_OUTLET = "<img src=x onerror=alert(3)>"
 HOSTILE_TERM = "<svg onload=alert(5)>"
@@ -534,20 +534,9 @@ def test_report_command_on_a_missing_database_fails_cleanly(tmp_path: Path, caps
 # --- the page in headless Chromium -----------------------------------------------------
 
 CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BASE_FLAGS,
     "--enable-logging=stderr",
     "--v=0",
-)
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium absent: apt-get install -y chromium (.ci/run installs it)",
 )
 
 

@@ -38,9 +38,9 @@ from newswatch.warehouse import search, ui_queries
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.sample import SAMPLE_END, build_sample_db
 from newswatch.warehouse.snapshot import publish_snapshot
+from tests.chromium import BASE_FLAGS, CHROMIUM, needs_chromium
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_TITLE = '<script>alert(1)</script> Shahed & "Geran" <b>drones</b>'
 HOSTILE_OUTLET = "<img src=x onerror=alert(3)>"
 HOSTILE_ENTITY_ID = "evil/<i>x</i>"  # a slash and markup in an id: quoted in the link path
@@ -334,21 +334,10 @@ def test_the_templates_ship_in_the_wheel() -> None:
 # --- in headless Chromium, over the DevTools protocol ------------------------------------
 
 CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BASE_FLAGS,
     "--window-size=1280,900",
     "--remote-debugging-port=0",
     "--remote-debugging-address=127.0.0.1",
-)
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium absent: apt-get install -y chromium (.ci/run installs it)",
 )
 
 
