@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from newswatch.core.records import RunRecord
@@ -63,6 +64,7 @@ class IngestSummary:
     alert_errors: tuple[str, ...]
     failed_feeds: tuple[tuple[str, str], ...]  # (source id, error)
     seconds: float
+    next_poll_at: datetime | None = None  # when the next feed is due; None: one is due now
 
     @classmethod
     def from_run(
@@ -77,6 +79,7 @@ class IngestSummary:
         alerts_raised: int,
         failed_feeds: Sequence[tuple[str, str]],
         seconds: float,
+        next_poll_at: datetime | None = None,
     ) -> IngestSummary:
         """A run's summary: feed and topic counts from its run record, article and mention
         counts from what the load added (a repeat dropped at load is not new), delivery
@@ -101,6 +104,7 @@ class IngestSummary:
             alert_errors=tuple(sent.errors),
             failed_feeds=tuple(failed_feeds),
             seconds=seconds,
+            next_poll_at=next_poll_at,
         )
 
     @property
@@ -136,6 +140,8 @@ class IngestSummary:
             f"| {self.seconds:.1f} |",
             "",
             f"Load: {self.load_message}",
+            "",
+            f"Next feed due: {self.next_poll_at.isoformat() if self.next_poll_at else 'now'}",
         ]
         if self.failed_feeds:
             lines += ["", "## Failed feeds", ""]

@@ -171,13 +171,41 @@ def failure_delay(
     return backoff
 
 
-def is_due(state: FeedState | None, now: datetime, *, respect_cadence: bool = False) -> bool:
+Bounds = tuple[float, float]  # (min, max) poll interval in seconds, as settings hold them
+
+
+def cadence_due_at(state: FeedState | None, bounds: Bounds | None = None) -> datetime | None:
+    """When a feed is next due (None: never polled, due now).
+
+    With ``bounds``, a healthy feed's stored cadence is clamped to the current
+    ``[min, max]`` interval after its last poll, so new ``--min/--max-interval`` bounds apply
+    to feeds scheduled under the old ones; failure backoff is never shortened.
+    """
+    if state is None or state.next_poll_at is None:
+        return None
+    if bounds is None or not on_cadence(state) or state.last_polled_at is None:
+        return state.next_poll_at
+    low, high = bounds
+    earliest = state.last_polled_at + timedelta(seconds=low)
+    latest = state.last_polled_at + timedelta(seconds=max(high, low))
+    return min(max(state.next_poll_at, earliest), latest)
+
+
+def is_due(
+    state: FeedState | None,
+    now: datetime,
+    *,
+    respect_cadence: bool = False,
+    bounds: Bounds | None = None,
+) -> bool:
     """True when a feed may be polled at ``now``: never polled, or its wait is over.
 
     Without ``respect_cadence`` only failure backoff holds a feed back (a by-hand run polls
-    every healthy feed); with it, a healthy feed also waits for its cadence.
+    every healthy feed); with it, a healthy feed also waits for its cadence, clamped to
+    ``bounds`` when given (see :func:`cadence_due_at`).
     """
-    if state is None or state.next_poll_at is None or state.next_poll_at <= now:
+    due_at = cadence_due_at(state, bounds)
+    if state is None or due_at is None or due_at <= now:
         return True
     return on_cadence(state) and not respect_cadence
 
@@ -189,39 +217,42 @@ def due_sources(
     *,
     respect_cadence: bool = False,
     force: bool = False,
+    bounds: Bounds | None = None,
 ) -> list[Source]:
     """The enabled sources that are due, most overdue first (never-polled feeds lead).
 
     ``force`` (``newswatch run --force``) ignores cadence and failure backoff: every
-    enabled source is due.
+    enabled source is due. ``bounds`` clamps healthy feeds' cadence (:func:`cadence_due_at`).
     """
     due = [
         s
         for s in sources
         if s.enabled
         and not is_retired(states.get(s.id))  # retired: only `sources reset` brings it back
-        and (force or is_due(states.get(s.id), now, respect_cadence=respect_cadence))
+        and (force or is_due(states.get(s.id), now, respect_cadence=respect_cadence, bounds=bounds))
     ]
-    return sorted(due, key=lambda s: _due_since(states.get(s.id)))
+    return sorted(due, key=lambda s: _due_since(states.get(s.id), bounds))
 
 
-def next_due_at(sources: Iterable[Source], states: Mapping[str, FeedState]) -> datetime | None:
+def next_due_at(
+    sources: Iterable[Source], states: Mapping[str, FeedState], bounds: Bounds | None = None
+) -> datetime | None:
     """The earliest time an enabled source is due under its cadence (None: one is due now)."""
     times = []
     for source in sources:
         state = states.get(source.id)
         if not source.enabled or is_retired(state):
             continue
-        if state is None or state.next_poll_at is None:
+        due_at = cadence_due_at(state, bounds)
+        if due_at is None:
             return None
-        times.append(state.next_poll_at)
+        times.append(due_at)
     return min(times) if times else None
 
 
-def _due_since(state: FeedState | None) -> datetime:
-    if state is None or state.next_poll_at is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return state.next_poll_at
+def _due_since(state: FeedState | None, bounds: Bounds | None) -> datetime:
+    due_at = cadence_due_at(state, bounds)
+    return datetime.min.replace(tzinfo=UTC) if due_at is None else due_at
 
 
 def _jitter_factor(source_id: str, failures: int) -> float:

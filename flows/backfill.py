@@ -132,12 +132,15 @@ def backfill(
     batch_size: int = 100,
     chunked_extraction: bool = False,
     progress: bool = False,
+    catalogue: str | None = None,
 ) -> BackfillSummary:
     """Load the history the sources' sitemaps list between ``since`` and ``until``.
 
     ``chunked_extraction`` sends extraction to the flow's task runner in chunks (set by
     ``run_backfill`` with a DaskTaskRunner). ``progress`` draws a rich progress bar on
-    stderr. Safe to re-run and to kill: each batch is loaded before the next is fetched.
+    stderr. ``catalogue`` is the entity catalogue's path (default: the bundled
+    seeds/entities.toml). Safe to re-run and to kill: each batch is loaded before the next
+    is fetched.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -146,7 +149,7 @@ def backfill(
         db_path=Path(db) if db else None,
         allow_private=tuple(allow_private) if allow_private else None,
     )
-    catalogue = load_catalogue()
+    entity_catalogue = load_catalogue(Path(catalogue) if catalogue else None)
     chosen = choose_sources(load_sources(Path(sources)), source_ids)
 
     discoveries = read_sitemaps(chosen, since_at, settings)
@@ -158,7 +161,9 @@ def backfill(
     done: list[BatchLoaded] = []
     with progress_bar(len(selection.entries), enabled=progress) as advance:
         for number, entries in enumerate(chunks(selection.entries, batch_size), 1):
-            done.append(load_history(entries, chosen, catalogue, settings, chunked_extraction))
+            done.append(
+                load_history(entries, chosen, entity_catalogue, settings, chunked_extraction)
+            )
             logger.info("batch %d: %s", number, done[-1].report.message)
             advance(len(entries))
     reports = [batch.report for batch in done]

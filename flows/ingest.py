@@ -159,6 +159,7 @@ def ingest(
         alerts_raised=len(raised),
         failed_feeds=failed,
         seconds=time.perf_counter() - started,
+        next_poll_at=outcome.next_poll_at,
     )
     create_markdown_artifact(summary.to_markdown(), key="ingest-summary")
     # one line: the table is the artifact, and the CLI prints its own summary

@@ -33,7 +33,7 @@ from newswatch.extractors import gnews
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
 from newswatch.extractors.batch import Judged
 from newswatch.extractors.entities import Catalogue
-from newswatch.extractors.feed_state import due_sources, next_state
+from newswatch.extractors.feed_state import due_sources, next_due_at, next_state
 from newswatch.extractors.health import feed_verdicts, health_alerts
 from newswatch.extractors.http import Fetcher, run_async
 from newswatch.extractors.identity import StoredBody
@@ -70,6 +70,7 @@ class PollOutcome:
     polls: list[FeedPoll]
     states: list[FeedState]  # the next state of every polled feed
     skipped: list[Source]  # feeds still backing off after failures
+    next_poll_at: datetime | None = None  # when the next feed is due (None: one is due now)
 
 
 def poll(
@@ -85,10 +86,18 @@ def poll(
 
     ``respect_cadence`` also holds back healthy feeds until their cadence says due (the
     watch loop); ``max_feeds`` polls only the most overdue ones (small batches); ``force``
-    polls every enabled feed, backing off or not (``run --force``).
+    polls every enabled feed, backing off or not (``run --force``). Under
+    ``respect_cadence`` the interval bounds of ``settings`` apply to every feed's stored
+    cadence, so new bounds reach feeds scheduled under old ones.
     """
+    bounds = (settings.min_poll_interval, settings.max_poll_interval)
     due = due_sources(
-        sources, states, datetime.now(UTC), respect_cadence=respect_cadence, force=force
+        sources,
+        states,
+        datetime.now(UTC),
+        respect_cadence=respect_cadence,
+        force=force,
+        bounds=bounds if respect_cadence else None,
     )
     if max_feeds:
         due = due[:max_feeds]
@@ -101,7 +110,13 @@ def poll(
     now = datetime.now(UTC)
     new_states = [next_state(states.get(p.source_id), p, now, settings) for p in polls]
     due_ids = {s.id for s in due}
-    return PollOutcome(polls, new_states, [s for s in sources if s.id not in due_ids])
+    after = {**states, **{state.source_id: state for state in new_states}}
+    return PollOutcome(
+        polls,
+        new_states,
+        [s for s in sources if s.id not in due_ids],
+        next_due_at(sources, after, bounds if respect_cadence else None),
+    )
 
 
 def new_entries(

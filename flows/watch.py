@@ -72,6 +72,7 @@ class FinishedRun:
     message: str | None
     counts: dict[str, float] | None  # from the ingest-summary artifact, when it has one
     load_message: str | None
+    next_due: str | None = None  # "now" or the ISO instant the next feed is due
 
     def line(self) -> str:
         if self.counts is None:
@@ -82,7 +83,22 @@ class FinishedRun:
             f"{c['unchanged']} unchanged), {c['new_articles']} new articles, "
             f"{c['alerts_sent']} alerts sent [{self.load_message}]"
         )
-        return text if self.state == "COMPLETED" else f"{text} ({self.state.lower()})"
+        text = text if self.state == "COMPLETED" else f"{text} ({self.state.lower()})"
+        return f"{text}; {next_poll_phrase(self.next_due)}" if self.next_due else text
+
+
+def next_poll_phrase(next_due: str, now: datetime | None = None) -> str:
+    """``next poll at 14:05`` in the watch's local time (with the day when not today), or
+    ``a feed is due now``; the watch's next run after that instant polls it."""
+    try:
+        due = datetime.fromisoformat(next_due)
+    except ValueError:
+        return "a feed is due now"
+    local, today = due.astimezone(), (now or datetime.now(UTC)).astimezone()
+    if local <= today:
+        return "a feed is due now"
+    when = local.strftime("%H:%M") if local.date() == today.date() else local.strftime("%a %H:%M")
+    return f"next poll at {when}"
 
 
 COLUMNS = (
@@ -99,12 +115,16 @@ COLUMNS = (
 )
 
 
-def parse_summary(markdown: str) -> tuple[dict[str, float] | None, str | None]:
-    """The counts row and the load message of an ``ingest-summary`` artifact."""
+def parse_summary(
+    markdown: str,
+) -> tuple[dict[str, float] | None, str | None, str | None]:
+    """The counts row, the load message and the next-feed-due line of an
+    ``ingest-summary`` artifact."""
     match = ROW.search(markdown)
     load = re.search(r"^Load: (.*)$", markdown, re.MULTILINE)
+    due = re.search(r"^Next feed due: (.*)$", markdown, re.MULTILINE)
     counts = dict(zip(COLUMNS, map(float, match.groups()), strict=True)) if match else None
-    return counts, load.group(1) if load else None
+    return counts, load.group(1) if load else None, due.group(1) if due else None
 
 
 @dataclass
@@ -151,9 +171,9 @@ async def _finished_runs(
             )
         )
         markdown = str(artifacts[0].data) if artifacts else ""
-        counts, load = parse_summary(markdown)
+        counts, load, next_due = parse_summary(markdown)
         message = run.state.message if run.state else None
-        done.append(FinishedRun(run.name, state, message, counts, load))
+        done.append(FinishedRun(run.name, state, message, counts, load, next_due))
     return done, busy
 
 
@@ -268,6 +288,7 @@ __all__ = [
     "WATCH_INTERVAL",
     "FinishedRun",
     "StopRequest",
+    "next_poll_phrase",
     "parse_summary",
     "serve_watch",
     "watch_parameters",

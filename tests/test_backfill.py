@@ -97,6 +97,37 @@ def test_until_and_source_narrow_the_backfill(
     assert urls  # the sample has July pages for this outlet
 
 
+RIVER_BARGES = """
+[[entity]]
+id = "river-barges"
+type = "place"
+name = "river barges"
+side = "russia"
+aliases = []
+seeds = []
+"""
+
+
+def test_backfill_matches_with_the_catalogue_it_is_given(
+    prefect_harness: None, sample: tuple[str, Path], tmp_path: Path
+) -> None:
+    """An entity only the analyst's catalogue has (no edit of seeds/entities.toml)."""
+    from newswatch.core.settings import DEFAULT_ENTITIES
+
+    catalogue = tmp_path / "entities.toml"
+    catalogue.write_text(DEFAULT_ENTITIES.read_text("utf-8") + RIVER_BARGES, "utf-8")
+    db = tmp_path / "nw.duckdb"
+    run(sample[1], db, since="2026-10-01", until="2026-10-31", catalogue=str(catalogue))
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = con.execute(
+            "SELECT a.url FROM mentions m JOIN articles a USING (article_id) "
+            "WHERE m.entity_id = 'river-barges'"
+        ).fetchall()
+    assert [url.split("/", 3)[3] for (url,) in found] == [
+        "volga-monitor/2026/10/volga-caspian-river-route-munitions.html"
+    ]
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -17,7 +17,13 @@ from newswatch.extractors.cadence import (
     ttl_seconds,
     update_period_seconds,
 )
-from newswatch.extractors.feed_state import due_sources, is_due, next_state
+from newswatch.extractors.feed_state import (
+    cadence_due_at,
+    due_sources,
+    is_due,
+    next_due_at,
+    next_state,
+)
 from newswatch.extractors.http import Fetcher
 from tests.localserver import Route, routes_handler, serve
 
@@ -129,6 +135,39 @@ def test_cadence_waits_only_count_for_the_watch_loop() -> None:
     states = {"a": healthy_waiting, "b": backing_off}
     assert [s.id for s in due_sources(sources, states, NOW)] == ["a"]
     assert due_sources(sources, states, NOW, respect_cadence=True) == []
+
+
+def test_new_interval_bounds_apply_to_feeds_scheduled_under_old_ones() -> None:
+    # scheduled 6 h out under --max-interval 6h, then the watch restarts with 1h / 30m
+    quiet = FeedState(
+        "q", last_status="ok", last_polled_at=NOW, next_poll_at=NOW + timedelta(hours=6)
+    )
+    # scheduled 5 min out under --min-interval 5m
+    busy = FeedState(
+        "b", last_status="ok", last_polled_at=NOW, next_poll_at=NOW + timedelta(minutes=5)
+    )
+    failing = FeedState(
+        "f", last_status="error", consecutive_failures=3, last_polled_at=NOW,
+        next_poll_at=NOW + timedelta(hours=4),
+    )  # fmt: skip
+    bounds = (1800.0, 3600.0)
+    assert cadence_due_at(quiet, bounds) == NOW + timedelta(hours=1)
+    assert cadence_due_at(busy, bounds) == NOW + timedelta(minutes=30)
+    assert cadence_due_at(failing, bounds) == NOW + timedelta(hours=4)  # backoff kept
+    assert cadence_due_at(quiet) == NOW + timedelta(hours=6)  # no bounds: as stored
+    in_61_min = NOW + timedelta(minutes=61)
+    assert is_due(quiet, in_61_min, respect_cadence=True, bounds=bounds)
+    assert not is_due(quiet, in_61_min, respect_cadence=True)
+    in_10_min = NOW + timedelta(minutes=10)
+    assert not is_due(busy, in_10_min, respect_cadence=True, bounds=bounds)
+    assert is_due(busy, in_10_min, respect_cadence=True)
+    sources = [Source(s, s, f"http://x/{s}") for s in "qbf"]
+    states = {"q": quiet, "b": busy, "f": failing}
+    assert next_due_at(sources, states, bounds) == NOW + timedelta(minutes=30)
+    assert next_due_at(sources, states) == NOW + timedelta(minutes=5)
+    due = due_sources(sources, states, in_61_min, respect_cadence=True, bounds=bounds)
+    assert [s.id for s in due] == ["b", "q"]  # most overdue first, failing still waits
+    assert next_due_at([*sources, Source("new", "new", "http://x/new")], states) is None
 
 
 def test_failures_still_back_off_after_a_cadence() -> None:

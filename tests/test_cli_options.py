@@ -16,8 +16,8 @@ from newswatch.cli import build_parser, main
 from newswatch.commands import serve
 from tests.prefect_server import NEWSWATCH
 
-SHARED = ("--sample", "--sources", "--allow-private", "--db")
-ALERTS = ("--alerts", "--alerts-to", "--catalogue")  # and the catalogue: not in backfill
+SHARED = ("--sample", "--sources", "--allow-private", "--db", "--catalogue")
+ALERTS = ("--alerts", "--alerts-to")  # not in backfill: history raises no alerts
 
 
 def subcommand(name: str) -> argparse.ArgumentParser:
@@ -148,8 +148,9 @@ def test_catalogue_is_an_option_of_run_serve_and_watch_and_a_served_parameter(
     )
     parameters = serve.serve_parameters(args, tmp_path / "sample.toml")
     assert parameters["catalogue"] == str(catalogue)
-    for command in ("run", "watch"):
-        assert subcommand(command).parse_args(["--catalogue", "x.toml"]).catalogue == Path("x.toml")
+    for command, extra in (("run", []), ("watch", []), ("backfill", ["--since", "2026-01-01"])):
+        parsed = subcommand(command).parse_args(["--catalogue", "x.toml", *extra])
+        assert parsed.catalogue == Path("x.toml")
 
 
 def test_run_refuses_a_broken_catalogue_before_prefect_starts(

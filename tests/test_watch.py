@@ -157,14 +157,24 @@ def test_run_line_comes_from_the_runs_ingest_summary_artifact() -> None:
         alerts_raised=2, alerts_sent=2, alerts_failed=0, alert_errors=(),
         failed_feeds=(("x", "timeout"),), seconds=1.25,
     )  # fmt: skip
-    counts, load = watch.parse_summary(summary.to_markdown())
-    run = watch.FinishedRun("calm-fox", "COMPLETED", None, counts, load)
+    counts, load, next_due = watch.parse_summary(summary.to_markdown())
+    run = watch.FinishedRun("calm-fox", "COMPLETED", None, counts, load, next_due)
     assert run.line() == (
         "run calm-fox: 4 feeds polled (1 failed, 2 unchanged), 5 new articles, 2 alerts sent "
-        "[loaded 1 batch(es): +5 articles]"
+        "[loaded 1 batch(es): +5 articles]; a feed is due now"
     )
+    noon = datetime(2026, 12, 4, 12, 0, tzinfo=UTC).astimezone()  # the watch's local time
+    later = noon + timedelta(minutes=35)
+    _, _, next_due = watch.parse_summary(replace(summary, next_poll_at=later).to_markdown())
+    assert next_due == later.isoformat()
+    assert watch.next_poll_phrase(next_due, now=noon) == f"next poll at {later:%H:%M}"
+    tomorrow = (noon + timedelta(days=1)).isoformat()
+    assert watch.next_poll_phrase(tomorrow, now=noon) == (
+        f"next poll at {noon + timedelta(days=1):%a %H:%M}"
+    )
+    assert watch.next_poll_phrase(noon.isoformat(), now=later) == "a feed is due now"
     failed = replace(run, state="FAILED")
-    assert failed.line().endswith("(failed)")
+    assert failed.line().endswith("(failed); a feed is due now")
     crashed = watch.FinishedRun("sad-owl", "CRASHED", "killed", *watch.parse_summary(""))
     assert crashed.line() == "run sad-owl: crashed: killed"
 
@@ -266,6 +276,8 @@ def test_watch_ingests_new_entries_on_the_next_scheduled_run_and_polls_quiet_fee
     assert process.returncode == 0, output
     runs = [line for line in lines if line.startswith("run ")]
     assert len(runs) >= 3, output
+    # each run line says when the next feed is due (busy's cadence: seconds away)
+    assert all("; next poll at " in r or r.endswith("; a feed is due now\n") for r in runs), output
     assert "newswatch watch stopped: " in output and "0 failed runs" in output, output
     counts = article_count(db)
     busy_polls = server.requests["/busy/feed.xml"]

@@ -70,6 +70,9 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--batch-size and --dask-workers must be at least 1")
     if args.sources is not None or not args.sample:
         load_sources(args.sources or DEFAULT_SOURCES)  # a malformed file fails before Prefect
+    from newswatch.extractors.entities import load_catalogue
+
+    load_catalogue(args.catalogue)  # so does a malformed --catalogue
     prepare_prefect_environment()
     if args.quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
@@ -90,6 +93,7 @@ def handle(args: argparse.Namespace) -> int:
             allow_private=allow_private,
             batch_size=args.batch_size,
             progress=not args.quiet,
+            catalogue=str(args.catalogue.resolve()) if args.catalogue else None,
         )
     print(format_summary(summary, settings.db_path))
     return 75 if summary.batches_left else 0

@@ -25,8 +25,8 @@ def add_db_argument(parser: argparse._ActionsContainer) -> None:
 def add_ingest_options(parser: argparse.ArgumentParser, *, alerts: bool = True) -> None:
     """The options every command that ingests accepts, spelled and defaulted the same in
     ``run``, ``serve``, ``watch`` and ``backfill``: ``--sample``, ``--sources``,
-    ``--allow-private``, ``--db`` and (unless ``alerts`` is false: backfilled history
-    raises none) ``--alerts``, ``--alerts-to`` and ``--catalogue``."""
+    ``--allow-private``, ``--db``, ``--catalogue`` and (unless ``alerts`` is false:
+    backfilled history raises none) ``--alerts`` and ``--alerts-to``."""
     group = parser.add_argument_group(
         "sources and database (the same in run, serve, watch, backfill)"
     )
@@ -68,7 +68,7 @@ def add_ingest_options(parser: argparse.ArgumentParser, *, alerts: bool = True) 
             help="also send every rule's alerts to this apprise URL or file://PATH "
             "(JSON lines) (repeatable)",
         )
-        add_catalogue_argument(group)
+    add_catalogue_argument(group)
 
 
 def add_catalogue_argument(parser: argparse._ActionsContainer) -> None:
