@@ -10,12 +10,15 @@ quietly with 141, what a shell reports for a tool stopped by SIGPIPE (128 + 13),
 ``set -o pipefail`` script still sees that the output was cut; no traceback. Python's
 default SIGPIPE handling is kept (a signal would also kill a run mid-write on a closed
 socket); the console entry catches ``BrokenPipeError`` instead and points stdout at
-``/dev/null`` so the interpreter's last flush cannot raise again.
+``/dev/null`` so the interpreter's last flush cannot raise again. Output that cannot be
+written at all (``> /dev/full``, a full disk or quota, an I/O error) is one line on stderr
+and exit 74 (EX_IOERR), not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -45,11 +48,14 @@ COMMAND_MODULES = (
 
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader closed stdout early (`| head`)
+CANNOT_WRITE = 74  # EX_IOERR: the output could not be written (disk full, I/O error)
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
 EXIT_CODES = (
     (0, "done"),
     (1, "failed: the one line on stderr says why (a run: the Prefect API lost)"),
     (2, "bad command line (usage)"),
     (69, "run: no source answered (EX_UNAVAILABLE)"),
+    (CANNOT_WRITE, "output could not be written: disk full, quota, I/O error (EX_IOERR)"),
     (75, "the warehouse is locked by another writer, or a batch is left staged (EX_TEMPFAIL)"),
     (78, "configuration error: a sources/alerts/entities file, --cron, a channel (EX_CONFIG)"),
     (130, "interrupted (Ctrl-C)"),
@@ -125,6 +131,12 @@ def console() -> int:
     except BrokenPipeError:
         _drop_stdout()
         return PIPE_CLOSED
+    except OSError as exc:
+        if exc.errno not in WRITE_FAILURES:
+            raise
+        _drop_stdout()
+        print(f"newswatch: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return CANNOT_WRITE
     return code
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.cli import PIPE_CLOSED, main
+from newswatch.cli import CANNOT_WRITE, PIPE_CLOSED, main
 from newswatch.commands.output import fit_columns, hidden_note
 from newswatch.warehouse.sample import build_sample_db
 from newswatch.warehouse.snapshot import publish_snapshot
@@ -89,6 +89,26 @@ def test_a_closed_pipe_ends_the_command_with_141_and_nothing_on_stderr(
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode == PIPE_CLOSED
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("name", ["sql-table", "sql-json", "status"])
+def test_output_that_cannot_be_written_is_one_line_and_exit_74(
+    warehouse: Path, tmp_path: Path, name: str
+) -> None:
+    """``> /dev/full`` (every write: ENOSPC), as a full disk would be: no traceback."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [NEWSWATCH, *COMMANDS[name], "--db", str(warehouse)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(tmp_path),
+            timeout=120,
+            check=False,
+        )
+    assert done.stderr == "newswatch: cannot write the output: No space left on device\n"
+    assert done.returncode == CANNOT_WRITE
 
 
 def test_select_star_fits_the_terminal_and_names_the_columns_it_left_out(

@@ -116,6 +116,11 @@ def check_config_files(args: argparse.Namespace) -> None:
 def prepare_prefect_environment() -> None:
     """Defaults for Prefect's ephemeral server; a user's own settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect 3.6 keeps its memo store in ~/.prefect even when PREFECT_HOME points
+    # elsewhere, and warns on every start when ~/.prefect does not exist
+    if home := os.environ.get("PREFECT_HOME"):
+        memo = os.path.join(os.path.expanduser(home), "memo_store.toml")
+        os.environ.setdefault("PREFECT_MEMO_STORE_PATH", memo)
     # the temporary server needs ~5 s on an idle machine, far more on a busy 2-core one
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
