@@ -5,7 +5,12 @@
     python bench/entities/run.py --check    # exit 1 when a figure is below floors.json
 
 Quality comes from ``labelled.jsonl``: hand-written snippets with the expected entity ids
-and on-topic verdict. Splits: ``dev`` (used while building the matcher), ``heldout`` (every
+and on-topic verdict, in nine languages (``lang``); ``trap`` marks a snippet written to lure
+a wrong tag or verdict (a homonym, a co-mention of Russia and Iran that is not
+cooperation, sport and culture). A trap check fails when the matcher tags an entity the
+snippet does not name or gives the wrong verdict; "wrong on traps" is the share of trap
+snippets that fail. Figures are printed per split and, for the held-back split and for
+all snippets, per language. Splits: ``dev`` (used while building the matcher), ``heldout`` (every
 4th snippet, looked at once after the dev work), ``fresh`` (written after the catalogue and
 code were frozen and evaluated before any change; since then only labels for entities added
 to the catalogue later were filled in). Throughput runs the full catalogue on one core over
@@ -69,13 +74,15 @@ def load_labelled(
                         }
                     ),
                     "on_topic": bool(on_topic),
+                    "lang": str(raw.get("lang", "")),
+                    "trap": bool(raw.get("trap", not on_topic)),
                 }
             )
     return rows
 
 
 def evaluate(matcher: Matcher, rows: Iterable[dict[str, object]]) -> dict[str, object]:
-    true_pos = false_pos = false_neg = correct = total = 0
+    true_pos = false_pos = false_neg = correct = total = traps = traps_wrong = 0
     errors = []
     for row in rows:
         result = matcher.match(str(row["text"]))
@@ -86,6 +93,9 @@ def evaluate(matcher: Matcher, rows: Iterable[dict[str, object]]) -> dict[str, o
         false_neg += len(expected - predicted)
         total += 1
         correct += result.on_topic == row["on_topic"]
+        if row.get("trap"):
+            traps += 1
+            traps_wrong += bool(predicted - expected) or result.on_topic != row["on_topic"]
         if predicted != expected or result.on_topic != row["on_topic"]:
             errors.append(
                 {
@@ -105,6 +115,8 @@ def evaluate(matcher: Matcher, rows: Iterable[dict[str, object]]) -> dict[str, o
         "precision": round(precision, 3),
         "recall": round(recall, 3),
         "on_topic_accuracy": round(correct / total, 3) if total else 0.0,
+        "traps": traps,
+        "wrong_on_traps": round(traps_wrong / traps, 3) if traps else 0.0,
         "errors": errors,
     }
 
@@ -215,11 +227,27 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{split:>8}: {figures['snippets']:>3} snippets  entity precision "
             f"{figures['precision']:.3f}  recall {figures['recall']:.3f}  on-topic accuracy "
-            f"{figures['on_topic_accuracy']:.3f}"
+            f"{figures['on_topic_accuracy']:.3f}  wrong on traps {figures['wrong_on_traps']:.3f} "
+            f"of {figures['traps']}"
         )
         if args.errors and split == "dev":
             for error in figures["errors"]:  # type: ignore[union-attr]
                 print("   ", json.dumps(error, ensure_ascii=False))
+
+    for split in ("heldout", "all"):
+        chosen = [row for row in rows if split == "all" or row["split"] == split]
+        languages = sorted({str(row["lang"]) for row in chosen})
+        print(f"by language, {split}: lang  snippets  precision  recall  on-topic  wrong-on-traps")
+        per_language: dict[str, object] = {}
+        for language in languages:
+            figures = evaluate(matcher, [row for row in chosen if row["lang"] == language])
+            per_language[language] = {k: v for k, v in figures.items() if k != "errors"}
+            print(
+                f"    {language:>4}  {figures['snippets']:>8}  {figures['precision']:>9.3f}  "
+                f"{figures['recall']:>6.3f}  {figures['on_topic_accuracy']:>8.3f}  "
+                f"{figures['wrong_on_traps']:>6.3f} of {figures['traps']}"
+            )
+        report[f"{split}_by_language"] = per_language
 
     if not args.no_speed:
         texts = corpus_texts()
