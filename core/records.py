@@ -55,6 +55,8 @@ class FeedEntry:
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     source_url: str | None = None  # RSS <source url="…">: the publisher (Google News items)
+    # the UTC offset the feed's date string declared, in minutes (None: none, or not a feed date)
+    published_offset_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class ExtractedArticle:
     description: str | None = None
     content_hash: str | None = None  # sha1 of normalised text
     method: str | None = None  # which extractor produced the text
+    # the UTC offset the date's source declared (minutes; None: none): local day of the page
+    published_offset_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ class ArticleRecord:
     date_flag: str | None = None  # future | too_old | before_outlet | None (plausible)
     relevance_rule: str | None = None  # the catalogue rule that decided on_topic
     body_hash: str | None = None  # content identity (extractors/identity.py)
+    published_offset_minutes: int | None = None  # the date's declared UTC offset (ExtractedArticle)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("date_flag"),
             _c("relevance_rule"),
             _c("body_hash"),
+            _c("published_offset_minutes", "INTEGER"),  # the date's declared UTC offset
         ),
         staged_as="articles",
     ),

@@ -32,7 +32,7 @@ from newswatch.core.records import (
 )
 from newswatch.core.settings import Settings
 from newswatch.extractors import gnews
-from newswatch.extractors.date_trust import date_confidence, date_flag
+from newswatch.extractors.date_trust import date_confidence, date_flag, stored_offset
 from newswatch.extractors.emerging import emerging_term_records
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.provenance import package_versions, settings_json
@@ -137,6 +137,7 @@ def to_records(
                 date_flag=date_flag(a.published_at, first_seen_at),
                 relevance_rule=item.match.rule,
                 body_hash=item.body_hash,
+                published_offset_minutes=stored_offset(a, item.entry),
             )
         )
         mentions.extend(

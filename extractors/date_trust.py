@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from newswatch.core.records import ExtractedArticle, FeedEntry
+
 # feed and page metadata carry the publisher's own timestamp; htmldate guesses from the
 # page text; a URL gives a day without time; fallback is our fetch time, not a publication
 CONFIDENCE_BY_METHOD: dict[str, str] = {
@@ -49,4 +51,14 @@ def date_flag(
         return "too_old"
     if outlet_first_at is not None and published_at < outlet_first_at - timedelta(days=1):
         return "before_outlet"
+    return None
+
+
+def stored_offset(article: ExtractedArticle, entry: FeedEntry | None) -> int | None:
+    """The UTC offset to store with ``article``'s date: the one its date's source declared;
+    for a feed date on a page that gave none (or no page: a failed fetch), the feed's."""
+    if article.published_offset_minutes is not None:
+        return article.published_offset_minutes
+    if article.date_method == "feed" and entry is not None:
+        return entry.published_offset_minutes
     return None

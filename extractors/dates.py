@@ -3,16 +3,22 @@
 Order of trust for a page (``page_date``): explicit publication metadata (JSON-LD
 ``datePublished``, ``article:published_time`` and kin) -> htmldate's heuristics (markup and
 text patterns, original date preferred over the last update) -> a date in the URL path.
-``reconcile_date`` then prefers the feed's date unless the feed flagged it as missing or
-clamped, and falls back to the entry's stand-in date (fetch time) when nothing else is known.
+``article_date`` then prefers the feed's date unless the feed flagged it as missing or
+clamped (the page is not searched at all then: htmldate's answer would be thrown away), and
+falls back to the entry's stand-in date (fetch time) when nothing else is known.
+
+A date is a :class:`Stamp`: the instant (UTC) and the UTC offset its source declared
+(``+02:00`` -> 120; None when it gave none: a bare day, a naive time, a URL), so the
+publication day in the page's own offset (``Stamp.day``) survives storage in UTC.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 import htmldate
 from lxml.html import HtmlElement
@@ -25,6 +31,8 @@ _URL_DAY = re.compile(
     r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)"
 )
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+_SAME_TIME = timedelta(seconds=60)
+_TIME = re.compile(r"\d:\d\d")  # a value that states a time of day, not a bare day
 
 # meta tags that state when an article was first published (name or property, lower-case)
 PUBLISHED_META_NAMES = (
@@ -46,49 +54,128 @@ PUBLISHED_META_NAMES = (
 )
 
 
-def parse_date(value: object, *, now: datetime | None = None) -> datetime | None:
-    """A timezone-aware UTC datetime from an ISO 8601 / RFC 2822 string, or None.
+class Stamp(NamedTuple):
+    """An instant and the UTC offset its source declared (minutes; None: none declared)."""
 
-    Naive values are taken as UTC; values before 1995 or more than ``FUTURE_TOLERANCE``
-    (36 h) ahead of ``now`` are refused.
+    at: datetime  # aware, UTC
+    offset_minutes: int | None = None
+
+    @property
+    def local(self) -> datetime:
+        """The instant in the declared offset (in UTC when none was declared)."""
+        return local_time(self.at, self.offset_minutes)
+
+    @property
+    def day(self) -> date:
+        """The publication day in the source's own offset."""
+        return self.local.date()
+
+
+class ArticleDate(NamedTuple):
+    """What an article stores about its date: the instant, the declared offset, the method."""
+
+    published_at: datetime | None
+    method: str | None  # feed | page_meta | htmldate | url | fallback | None
+    offset_minutes: int | None = None
+
+
+def local_time(at: datetime, offset_minutes: int | None) -> datetime:
+    """``at`` in the UTC offset of ``offset_minutes`` (UTC when None)."""
+    if offset_minutes is None:
+        return at.astimezone(UTC)
+    return at.astimezone(timezone(timedelta(minutes=offset_minutes)))
+
+
+def parse_stamp(value: object, *, now: datetime | None = None) -> Stamp | None:
+    """An ISO 8601 / RFC 2822 string as a :class:`Stamp`, or None.
+
+    Naive values are taken as UTC (offset None); values before 1995 or more than
+    ``FUTURE_TOLERANCE`` (36 h) ahead of ``now`` are refused.
     """
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    parsed = parse_iso(text) or _leading_day(text) or _parse_rfc2822(text)
+    parsed = _parse_iso_aware(text) or _leading_day(text) or _parse_rfc2822(text)
     if parsed is None:
         return None
-    parsed = _as_utc(parsed)
+    stamp = Stamp(_as_utc(parsed), offset_minutes(parsed))
     latest = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
-    if not EARLIEST_PLAUSIBLE <= parsed <= latest:
+    if not EARLIEST_PLAUSIBLE <= stamp.at <= latest:
         return None
-    return parsed
+    return stamp
 
 
-def date_from_meta(tree: HtmlElement, json_ld_dates: Sequence[str]) -> datetime | None:
-    """The first plausible publication date stated in JSON-LD or meta tags."""
-    for value in json_ld_dates:
-        parsed = parse_date(value)
-        if parsed:
-            return parsed
+def parse_date(value: object, *, now: datetime | None = None) -> datetime | None:
+    """A timezone-aware UTC datetime from an ISO 8601 / RFC 2822 string, or None
+    (``parse_stamp`` without the offset)."""
+    stamp = parse_stamp(value, now=now)
+    return stamp.at if stamp else None
+
+
+def offset_minutes(value: datetime) -> int | None:
+    """The UTC offset ``value`` carries, in minutes (None for a naive datetime)."""
+    offset = value.utcoffset()
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
+def stamp_from_meta(tree: HtmlElement, json_ld_dates: Sequence[str]) -> Stamp | None:
+    """The publication date the page's metadata states most completely: a time with its
+    offset, else a time, else a bare day; among equals the first of the meta tags (in the
+    order of ``PUBLISHED_META_NAMES``), JSON-LD ``datePublished``, ``itemprop`` elements.
+
+    Meta tags come before JSON-LD as in htmldate (and so bare trafilatura). A naive time
+    loses to one with an offset (pages write local time in a tag without saying so, beside
+    a JSON-LD value that does), and a bare day to a time (often the print edition's day:
+    junge Welt's pages carry the next morning's issue beside the evening's timestamp). A
+    value said to be UTC yields to another with a non-zero offset showing the same clock
+    time (local time labelled ``Z``: Kleine Zeitung, Publico) or the same instant (a UTC
+    serialisation: the other names the page's zone). Measured in bench/dates."""
+    best: tuple[int, Stamp] | None = None
+    zoned: list[Stamp] = []
+    for value in _meta_date_values(tree, json_ld_dates):
+        parsed = parse_stamp(value)
+        if parsed is None:
+            continue
+        rank = 0 if parsed.offset_minutes is not None else 1 if _TIME.search(value) else 2
+        if rank == 0:
+            zoned.append(parsed)
+        elif best is None or rank < best[0]:
+            best = (rank, parsed)
+    if zoned:
+        return _page_zone(zoned)
+    return best[1] if best else None
+
+
+def _page_zone(zoned: list[Stamp]) -> Stamp:
+    first = zoned[0]
+    if first.offset_minutes != 0:
+        return first
+    for other in zoned[1:]:
+        if other.offset_minutes and (
+            abs(other.at - first.at) <= _SAME_TIME
+            or abs(other.local.replace(tzinfo=None) - first.local.replace(tzinfo=None))
+            <= _SAME_TIME
+        ):
+            return other
+    return first
+
+
+def _meta_date_values(tree: HtmlElement, json_ld_dates: Sequence[str]) -> Iterator[str]:
     meta_values: dict[str, str] = {}
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         content = meta.get("content")
         if key in PUBLISHED_META_NAMES and content and key not in meta_values:
             meta_values[key] = content
-    for name in PUBLISHED_META_NAMES:
-        parsed = parse_date(meta_values.get(name))
-        if parsed:
-            return parsed
+    yield from (meta_values[name] for name in PUBLISHED_META_NAMES if name in meta_values)
+    yield from json_ld_dates
     for element in tree.xpath('//*[@itemprop="datePublished"]'):
-        parsed = parse_date(element.get("datetime") or element.get("content"))
-        if parsed:
-            return parsed
-    return None
+        value = element.get("datetime") or element.get("content")
+        if value:
+            yield value
 
 
-def date_from_htmldate(tree: HtmlElement, url: str | None) -> datetime | None:
+def stamp_from_htmldate(tree: HtmlElement, url: str | None) -> Stamp | None:
     """htmldate's best guess for the original publication date (extensive search)."""
     found = htmldate.find_date(
         tree,
@@ -97,33 +184,56 @@ def date_from_htmldate(tree: HtmlElement, url: str | None) -> datetime | None:
         original_date=True,
         outputformat="%Y-%m-%dT%H:%M:%S%z",
     )
-    return parse_date(found)
+    return parse_stamp(found)
 
 
-def date_from_url(url: str | None) -> datetime | None:
+def stamp_from_url(url: str | None) -> Stamp | None:
     """A date written in the URL path, e.g. ``/2024/05/03/`` or ``/20240503-``."""
     if not url:
         return None
     match = _URL_DAY.search(url)
     if not match:
         return None
-    return parse_date("-".join(match.groups()))
+    return parse_stamp("-".join(match.groups()))
 
 
 def page_date(
     tree: HtmlElement, url: str | None, json_ld_dates: Sequence[str]
-) -> tuple[datetime | None, str | None]:
+) -> tuple[Stamp | None, str | None]:
     """The page's publication date and how it was found: page_meta | htmldate | url."""
-    found = date_from_meta(tree, json_ld_dates)
+    found = stamp_from_meta(tree, json_ld_dates)
     if found:
         return found, "page_meta"
-    found = date_from_htmldate(tree, url)
+    found = stamp_from_htmldate(tree, url)
     if found:
         return found, "htmldate"
-    found = date_from_url(url)
+    found = stamp_from_url(url)
     if found:
         return found, "url"
     return None, None
+
+
+def article_date(
+    tree: HtmlElement, url: str | None, json_ld_dates: Sequence[str], entry: FeedEntry | None
+) -> ArticleDate:
+    """The article's date: the feed's when it is a real feed date, else the page's, else the
+    entry's stand-in (fetch time, method ``fallback``).
+
+    With a real feed date the page is not searched (htmldate, the URL): only its metadata is
+    read, for the offset the page declares, and only when the feed's date declares none or
+    UTC (a non-zero feed offset is the publisher's zone already)."""
+    if entry is not None and entry.date_flag == "feed":
+        offset = entry.published_offset_minutes
+        if not offset:
+            declared = stamp_from_meta(tree, json_ld_dates)
+            if declared is not None and declared.offset_minutes is not None:
+                offset = declared.offset_minutes
+        return ArticleDate(_as_utc(entry.published_at), "feed", offset)
+    page, method = page_date(tree, url, json_ld_dates)
+    if page is not None:
+        return ArticleDate(page.at, method, page.offset_minutes)
+    published_at, method = reconcile_date(entry, None, None)
+    return ArticleDate(published_at, method)
 
 
 def reconcile_date(
@@ -151,13 +261,19 @@ def parse_iso(text: str | None) -> datetime | None:
     backfill's --since). ``2026-06-03`` is that day's UTC midnight; ``Z`` and compact
     offsets (``+0200``) are read; naive times are taken as UTC. No plausibility window:
     ``parse_date`` adds that."""
+    parsed = _parse_iso_aware(text)
+    return _as_utc(parsed) if parsed else None
+
+
+def _parse_iso_aware(text: str | None) -> datetime | None:
+    """``parse_iso`` keeping the stated offset (naive when none is stated)."""
     if not text or not text.strip():
         return None
     text = text.strip()
     candidate = text[:-1] + "+00:00" if text.endswith("Z") else text
     candidate = _COMPACT_OFFSET.sub(r"\1:\2", candidate) if "T" in candidate else candidate
     try:
-        return _as_utc(datetime.fromisoformat(candidate))
+        return datetime.fromisoformat(candidate)
     except ValueError:
         return None
 
@@ -168,7 +284,7 @@ def _leading_day(text: str) -> datetime | None:
     if not day:
         return None
     try:
-        return datetime(int(day[1]), int(day[2]), int(day[3]), tzinfo=UTC)
+        return datetime(int(day[1]), int(day[2]), int(day[3]))
     except ValueError:
         return None
 

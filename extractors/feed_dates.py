@@ -11,6 +11,11 @@ year read as Gregorian). dateparser keeps shared state that is not thread-safe (
 #441, #813) and feeds are parsed on a thread pool, so calls are serialised by one lock; the
 parse holds the GIL either way. A feed whose dates keep failing stops being retried after
 ``MAX_FAILURES`` misses, so a hostile feed cannot spend its parse deadline here.
+
+feedparser (and this fallback) give the instant in UTC; ``declared_offset`` reads the UTC
+offset the date string itself states (``+0100``, ``-05:00``, ``EST``, ``Z``/``GMT`` = 0), kept
+only when the string's time in that offset is the instant that was parsed (``-0000`` and
+strings without a zone declare none).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 TOPIC_LANGUAGES = ("en", "ru", "uk", "fa", "ar", "it", "de", "fr", "es", "pt", "tr")
@@ -36,6 +42,9 @@ SETTINGS = {
 _HAS_DIGIT_AND_LETTER = re.compile(r"(?=.*\d)(?=.*[^\W\d_])", re.DOTALL)
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}")
 _LOCK = threading.Lock()
+_TRAILING_OFFSET = re.compile(r"(?:\b(?:GMT|UTC|UT)|(?<=\d)Z|([+-])(\d{2}):?(\d{2}))$", re.I)
+DATE_KEYS = ("published", "updated", "created")  # feeds.entry_date's order
+MAX_OFFSET = timedelta(hours=14)
 
 
 class FeedDateParser:
@@ -100,4 +109,49 @@ def _parse(parser: Any, text: str) -> datetime | None:
     return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
 
 
-__all__ = ["TOPIC_LANGUAGES", "FeedDateParser"]
+def feed_offset(raw: Any, instant: datetime) -> int | None:
+    """The UTC offset (minutes) declared by the entry's date string that gave ``instant``
+    (published, else updated, else created), or None when it declares none."""
+    for key in DATE_KEYS:
+        offset = declared_offset(dict.get(raw, key) if isinstance(raw, dict) else None, instant)
+        if offset is not None:
+            return offset
+    return None
+
+
+def declared_offset(text: object, instant: datetime) -> int | None:
+    """The UTC offset ``text`` states, in minutes, if ``text`` is ``instant`` written in it."""
+    if not isinstance(text, str) or len(text) > MAX_DATE_CHARS:
+        return None
+    text = " ".join(text.split())
+    stated = _aware(text)
+    if stated is not None:
+        offset = stated.utcoffset()
+        same = stated.replace(microsecond=0) == instant.replace(microsecond=0)
+        return int(offset.total_seconds() // 60) if offset is not None and same else None
+    match = _TRAILING_OFFSET.search(text)  # a date only dateparser read (another language)
+    if match is None:
+        return None
+    sign, hours, minutes = match.groups()
+    delta = timedelta(hours=int(hours), minutes=int(minutes)) if sign else timedelta(0)
+    delta = -delta if sign == "-" else delta
+    if delta > MAX_OFFSET or -delta > MAX_OFFSET or (sign == "-" and not delta):
+        return None
+    local = instant.astimezone(UTC) + delta
+    return int(delta.total_seconds() // 60) if f"{local:%H:%M}" in text else None
+
+
+def _aware(text: str) -> datetime | None:
+    """``text`` as RFC 2822 or ISO 8601 with a stated offset (None: unreadable or naive)."""
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        candidate = text[:-1] + "+00:00" if text[-1:] in "zZ" else text
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+__all__ = ["TOPIC_LANGUAGES", "FeedDateParser", "declared_offset", "feed_offset"]

@@ -35,7 +35,7 @@ from trafilatura.feeds import FeedParameters, determine_feed
 
 from newswatch.core.records import FeedEntry
 from newswatch.extractors.cadence import declared_interval
-from newswatch.extractors.feed_dates import FeedDateParser
+from newswatch.extractors.feed_dates import FeedDateParser, feed_offset
 from newswatch.extractors.json_feed import looks_like_json, parse_json_feed
 
 ALLOWED_LINK_SCHEMES = frozenset({"http", "https"})
@@ -246,6 +246,7 @@ def normalise_entry(
         authors=authors,
         tags=tags,
         source_url=_source_url(raw, base_url),
+        published_offset_minutes=feed_offset(raw, published) if date_flag == "feed" else None,
     )
 
 

@@ -39,7 +39,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
-from newswatch.extractors.dates import page_date, reconcile_date
+from newswatch.extractors.dates import article_date, reconcile_date
 from newswatch.extractors.urls import canonical_url
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a 25 MB page costs trafilatura ~6 s and 833 MB RSS
@@ -210,8 +210,7 @@ def _extract(
         return fallback_article(url, final_url, entry, status="empty", reason="no HTML tree")
     page_url = final_url or url
     meta = read_page_meta(tree, page_url)
-    published, page_method = page_date(tree, page_url, meta.published)
-    published_at, date_method = reconcile_date(entry, published, page_method)
+    published_at, date_method, date_offset = article_date(tree, page_url, meta.published, entry)
     extracted = extract_text(tree, page_url)
     paywall = _paywall_reason(extracted.text, meta, tree)
     if len(extracted.text) < MIN_TEXT_CHARS and not paywall:
@@ -231,6 +230,7 @@ def _extract(
         author=meta.author or ("; ".join(entry.authors) if entry and entry.authors else None),
         published_at=published_at,
         date_method=date_method,
+        published_offset_minutes=date_offset,
         language=meta.language,
         site_name=meta.site_name,
         description=meta.description,

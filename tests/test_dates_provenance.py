@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -55,12 +55,46 @@ def test_real_pages_get_the_expected_date_method(
     assert date_flag(article.published_at, truth + timedelta(days=1)) is None
 
 
+@pytest.mark.parametrize(
+    ("country", "name", "offset"),
+    [
+        ("es", "LaVanguardia_2026_07_11", 120),  # 00:50 local: the previous day in UTC
+        ("kr", "MBN_2025_06_03", 540),
+        ("tw", "TaipeiTimes_2024_10_15", 480),
+    ],
+)
+def test_real_pages_keep_their_offset_and_so_their_local_day(
+    corpus_dir: Path, country: str, name: str, offset: int
+) -> None:
+    body, url, truth = fundus_page(corpus_dir, country, name)
+    article = extract_article(body, url=url)
+    assert article.published_at == truth and article.published_at.tzinfo is UTC
+    assert article.published_offset_minutes == offset
+    local = article.published_at.astimezone(timezone(timedelta(minutes=offset)))
+    assert local.date() != article.published_at.date()  # what storing UTC alone lost
+    assert local.date() == _truth_local_day(corpus_dir, country, name)
+
+
+def _truth_local_day(corpus_dir: Path, country: str, name: str) -> date:
+    folder = corpus_dir / "articles" / "fundus" / country
+    publisher = name.rsplit("_", 3)[0]
+    truths = list(json.loads((folder / f"{publisher}.json").read_text(encoding="utf-8")).values())
+    pages = sorted(p.name for p in folder.glob(f"{publisher}_*.html.gz"))
+    return datetime.fromisoformat(truths[pages.index(f"{name}.html.gz")]["publishing_date"]).date()
+
+
 def test_a_feed_date_wins_over_the_page_and_is_trusted(corpus_dir: Path) -> None:
     body, url, truth = fundus_page(corpus_dir, "at", "ORF_2024_11_22")
     entry = FeedEntry("orf", "g1", url, "t", "", truth + timedelta(minutes=5))
     article = extract_article(body, url=url, entry=entry)
     assert article.date_method == "feed"
     assert date_confidence(article.date_method) == "high"
+    assert article.published_at == truth + timedelta(minutes=5)
+    assert article.published_offset_minutes == 0  # ORF's metadata states its times in UTC
+    body, url, truth = fundus_page(corpus_dir, "es", "LaVanguardia_2026_07_11")
+    entry = FeedEntry("lv", "g2", url, "t", "", truth)
+    article = extract_article(body, url=url, entry=entry)
+    assert (article.date_method, article.published_offset_minutes) == ("feed", 120)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "content_identity", CONTENT_IDENTITY),  # aliases + page_failures
     Migration(8, "dense_trend_series", (*TREND_OBJECTS, ENTITY_DAILY_SERIES)),
     Migration(9, "gnews_links", GNEWS_LINKS),  # extractors/gnews.py: decoded links, cached
+    Migration(
+        10,
+        "published_offset",  # extractors/dates.py: the UTC offset the article's date declared
+        ("ALTER TABLE articles ADD COLUMN published_offset_minutes INTEGER",),
+    ),
 )
 
 _VERSION_TABLE = """

@@ -30,7 +30,7 @@ _ARTICLE_COLUMNS = """
 article_id, source_id, outlet, url, canonical_url, final_url, guid, http_status, title,
 author, language, status, status_reason, content_hash, published_at, date_method,
 date_confidence, date_flag, first_seen_at, published_day, story_id, relevance, on_topic,
-relevance_rule, run_id, length(text) AS text_chars
+relevance_rule, run_id, published_offset_minutes, length(text) AS text_chars
 """
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from newswatch.commands.common import add_db_argument, settings_from_args
@@ -83,7 +83,7 @@ def explanation_lines(found: Explanation) -> list[str]:
     lines.append(f"  status      {a['status']}{reason}, {a['text_chars']} characters")
     flag = f", FLAGGED {a['date_flag']}: not trusted" if a["date_flag"] else ""
     lines.append(
-        f"  published   {_t(a['published_at'])} by {_v(a['date_method'])} "
+        f"  published   {_t(a['published_at'])}{_local(a)} by {_v(a['date_method'])} "
         f"(confidence {_v(a['date_confidence'])}{flag})"
     )
     lines.append(f"  language    {_v(a['language'])}   author {_v(a['author'])}")
@@ -121,6 +121,15 @@ def _v(value: Any) -> str:
 
 def _t(value: datetime | None) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _local(a: dict[str, Any]) -> str:
+    """The date in the offset its source declared: the page's own publication day."""
+    offset = a.get("published_offset_minutes")
+    if a["published_at"] is None or offset is None:
+        return ""
+    local = a["published_at"].astimezone(timezone(timedelta(minutes=offset)))
+    return f" = {local:%Y-%m-%d %H:%M} local ({local:%z})"
 
 
 def _clip(text: str | None) -> str:
