@@ -36,6 +36,8 @@ WATCH_CADENCE: dict[str, object] = {
     "max_poll_interval": 21600,
 }
 SUMMARY_KEY = "ingest-summary"
+# the message of a run the deployment's concurrency limit cancelled (CANCEL_NEW) before it ran
+CONCURRENCY_REFUSAL = "concurrency limit reached"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 IN_FLIGHT = {"PENDING", "RUNNING", "CANCELLING"}
 ROW = re.compile(r"^\|" + r"\s*([\d.]+)\s*\|" * 10 + r"\s*$", re.MULTILINE)
@@ -164,6 +166,9 @@ async def _finished_runs(
         if state not in TERMINAL or str(run.id) in seen:
             continue
         seen.add(str(run.id))
+        message = run.state.message if run.state else None
+        if state == "CANCELLED" and CONCURRENCY_REFUSAL in (message or ""):
+            continue  # a slot that came while a run was in flight: skipped, not a run
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=[SUMMARY_KEY]),
@@ -172,7 +177,6 @@ async def _finished_runs(
         )
         markdown = str(artifacts[0].data) if artifacts else ""
         counts, load, next_due = parse_summary(markdown)
-        message = run.state.message if run.state else None
         done.append(FinishedRun(run.name, state, message, counts, load, next_due))
     return done, busy
 

@@ -179,6 +179,37 @@ def test_run_line_comes_from_the_runs_ingest_summary_artifact() -> None:
     assert crashed.line() == "run sad-owl: crashed: killed"
 
 
+def test_a_slot_the_concurrency_limit_cancelled_is_not_reported_as_a_run() -> None:
+    """Under load a schedule slot comes while the previous run is still in flight; the
+    deployment's limit (CANCEL_NEW) cancels it before it runs: no line, not a failed run."""
+    import asyncio
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    since = datetime.now(UTC) - timedelta(minutes=1)
+
+    def flow_run(name: str, state: str, message: str | None) -> SimpleNamespace:
+        return SimpleNamespace(
+            id=uuid4(), name=name, start_time=datetime.now(UTC),
+            state_type=SimpleNamespace(value=state), state=SimpleNamespace(message=message),
+        )  # fmt: skip
+
+    class Client:
+        async def read_flow_runs(self, **_: object) -> list[SimpleNamespace]:
+            return [
+                flow_run("ran", "COMPLETED", None),
+                flow_run("slot", "CANCELLED", "Deployment concurrency limit reached."),
+                flow_run("stopped", "CANCELLED", "cancelled by the user"),
+            ]
+
+        async def read_artifacts(self, **_: object) -> list[object]:
+            return []
+
+    done, busy = asyncio.run(watch._finished_runs(Client(), uuid4(), since, set()))  # type: ignore[arg-type]
+    assert [(r.name, r.state) for r in done] == [("ran", "COMPLETED"), ("stopped", "CANCELLED")]
+    assert not busy
+
+
 def watch_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     watch_command.register(parser.add_subparsers())
