@@ -43,12 +43,37 @@ _LISTS = (
     "negative_contexts",
     "seeds",
 )
-_ENTITY_KEYS = frozenset({*_REQUIRED, *_LISTS, "topic_specific", "note"})
+# Languages an alias can be tagged with (``aliases_by_language``); the tag chooses the
+# matcher's inflection rules for it (German case endings, Turkish suffixes, Hebrew
+# prefixes ...). Untagged aliases keep the language-neutral rules.
+LANGUAGES = frozenset({"en", "ru", "uk", "fa", "ar", "de", "fr", "tr", "he"})
+UNITS = frozenset({"text", "paragraph", "sentence"})
+_ENTITY_KEYS = frozenset({*_REQUIRED, *_LISTS, "topic_specific", "note", "aliases_by_language"})
 _RULE_KEYS = frozenset(
-    {"name", "topic_specific", "require_sides", "require_types", "min_score", "min_entities"}
+    {
+        "name",
+        "topic_specific",
+        "require_sides",
+        "require_types",
+        "min_score",
+        "min_entities",
+        "within",
+        "require_cue",
+        "specific_types",
+        "side_types",
+        "note",
+    }
 )
 _RELEVANCE_KEYS = frozenset(
-    {"title_weight", "side_weights", "type_weights", "rules", "veto_contexts"}
+    {
+        "title_weight",
+        "side_weights",
+        "type_weights",
+        "rules",
+        "veto_contexts",
+        "relation_cues",
+        "relation_words",
+    }
 )
 
 
@@ -66,6 +91,9 @@ class Entity:
     seeds: tuple[str, ...] = ()  # seed ids it came from; empty = added on review
     topic_specific: bool = False  # alone enough to make an article on-topic
     note: str = ""
+    # (alias, language) for the aliases given under ``aliases_by_language`` (they are in
+    # ``aliases`` too); the language chooses the matcher's inflection rules
+    alias_languages: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +106,17 @@ class RelevanceRule:
     require_types: tuple[tuple[str, ...], ...] = ()  # each group: one entity of these types
     min_score: float = 0.0
     min_entities: int = 0
+    # "sentence" / "paragraph": the required sides (and types) must all be found inside
+    # one sentence / paragraph of the text (the title is a unit of its own); "text": anywhere
+    within: str = "text"
+    require_cue: bool = False  # a relation cue (supply, train, jointly ...) in that unit
+    # at least one entity of these types in that unit (the evidence is not only
+    # countries, governments and capitals); empty: no such condition
+    specific_types: tuple[str, ...] = ()
+    # only entities of these types count toward require_sides / require_types in the unit
+    # (both sides specific: an organisation and a weapon, not two capitals); empty: all
+    side_types: tuple[str, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +125,11 @@ class RelevanceConfig:
     side_weights: Mapping[str, float] = field(default_factory=dict)
     type_weights: Mapping[str, float] = field(default_factory=dict)
     rules: tuple[RelevanceRule, ...] = ()
+    # Word starts that say two sides act together (supply, deliver, train, sanction ...),
+    # in every language covered; a rule with ``require_cue`` needs one in its unit.
+    relation_cues: tuple[str, ...] = ()
+    # Cues that count only as whole words (a Latin plural -s allowed): "met" (not "metal")
+    relation_words: tuple[str, ...] = ()
     # Words that mark sport, culture and the like: when one starts a word in the text (or
     # title), rules that are not `topic_specific` do not apply ("Iran beat Russia 3-1").
     veto_contexts: tuple[str, ...] = ()
@@ -222,7 +266,28 @@ def _entity(
         raise fail("must be true or false", "topic_specific")
     if not isinstance(entry.get("note", ""), str):
         raise fail("must be a string", "note")
+    by_language = entry.get("aliases_by_language", {})
+    if not isinstance(by_language, dict):
+        raise fail("must be a table of language = [aliases]", "aliases_by_language")
+    tagged: list[tuple[str, str]] = []
+    for language, items in by_language.items():
+        if language not in LANGUAGES:
+            raise fail(
+                f"unknown language {language!r} (one of {sorted(LANGUAGES)})",
+                "aliases_by_language",
+            )
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise fail(f"{language}: must be a list of strings", "aliases_by_language")
+        for item in items:
+            if not item.strip() or not normalize_alias(item):
+                raise fail(f"empty or punctuation-only entry {item!r}", "aliases_by_language")
+            tagged.append((item, language))
+    if tagged:
+        listed = set(lists["aliases"])
+        added = [alias for alias, _ in tagged if alias not in listed]
+        lists["aliases"] = lists["aliases"] + tuple(dict.fromkeys(added))
     names = {entry["name"], *lists["aliases"], *lists["case_sensitive_aliases"]}
+    names.update(alias for alias, _ in tagged)
     stray = [alias for alias in lists["ambiguous_aliases"] if alias not in names]
     if stray:
         raise fail(f"{stray[0]!r} is not one of the entity's aliases", "ambiguous_aliases")
@@ -239,6 +304,7 @@ def _entity(
         side=entry["side"],
         topic_specific=entry.get("topic_specific", False),
         note=entry.get("note", ""),
+        alias_languages=tuple(tagged),
         **lists,
     )
 
@@ -305,6 +371,14 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
             for group in type_groups
         ):
             raise fail(f"rule {rule['name']!r}: require_types must be lists of types", "rules")
+        within = rule.get("within", "text")
+        if within not in UNITS:
+            raise fail(f"rule {rule['name']!r}: within must be one of {sorted(UNITS)}", "rules")
+        specific = rule.get("specific_types", [])
+        side_types = rule.get("side_types", [])
+        for key, value in (("specific_types", specific), ("side_types", side_types)):
+            if not isinstance(value, list) or not set(value) <= ENTITY_TYPES:
+                raise fail(f"rule {rule['name']!r}: {key} must be entity types", "rules")
         rules.append(
             RelevanceRule(
                 name=rule["name"],
@@ -313,6 +387,11 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
                 require_types=tuple(tuple(group) for group in type_groups),
                 min_score=float(rule.get("min_score", 0.0)),
                 min_entities=int(rule.get("min_entities", 0)),
+                within=within,
+                require_cue=bool(rule.get("require_cue", False)),
+                specific_types=tuple(specific),
+                side_types=tuple(side_types),
+                note=str(rule.get("note", "")),
             )
         )
     if not rules:
@@ -320,10 +399,21 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
     veto = raw.get("veto_contexts", [])
     if not isinstance(veto, list) or not all(isinstance(w, str) and w.strip() for w in veto):
         raise fail("must be a list of non-empty strings", "veto_contexts")
+    cues = raw.get("relation_cues", [])
+    if not isinstance(cues, list) or not all(isinstance(w, str) and w.strip() for w in cues):
+        raise fail("must be a list of non-empty strings", "relation_cues")
+    words = raw.get("relation_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise fail("must be a list of non-empty strings", "relation_words")
+    needs_cue = [rule.name for rule in rules if rule.require_cue]
+    if needs_cue and not (cues or words):
+        raise fail(f"rule {needs_cue[0]!r} requires a cue but none is listed", "relation_cues")
     return RelevanceConfig(
         title_weight=float(title_weight),
         side_weights=weights["side_weights"],
         type_weights=weights["type_weights"],
         rules=tuple(rules),
         veto_contexts=tuple(veto),
+        relation_cues=tuple(cues),
+        relation_words=tuple(words),
     )

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import ahocorasick
 
 from newswatch.core.records import MatchResult, Mention
-from newswatch.extractors.entities import Catalogue, Entity, RelevanceConfig, load_catalogue
+from newswatch.extractors.entities import (
+    Catalogue,
+    Entity,
+    RelevanceConfig,
+    RelevanceRule,
+    load_catalogue,
+)
 from newswatch.extractors.normalize import BOUNDARIES, HARD, SOFT, NormalizedText, normalize_alias
 from newswatch.extractors.normalize import normalize_text as normalize
 
@@ -36,16 +42,52 @@ ARABIC_PREFIXES = ("و", "ب", "ل", "ف", "وب", "ول")
 # and the alif of the Arabic indefinite accusative (روساً).
 ARABIC_SUFFIXES = frozenset({"ی", "ها", "های", "ای", "یان", "ان", "ون", "ین", "یه", "ه", "ا"})
 LATIN_PLURALS = frozenset({"s", "es"})
+# Hebrew proclitics written attached to the next word: ו (and), ה (the), ב (in), ל (to),
+# מ (from), ש (that), כ (as) and their usual stacks (וב, ומה, שב ...).
+HEBREW_PREFIXES = (
+    "ו", "ה", "ב", "ל", "מ", "ש", "כ", "וה", "וב", "ול", "ומ", "וש", "וכ", "שה", "שב", "של",
+    "שמ", "מה", "לה", "כש", "וכש", "ושה", "ושב", "ומה",
+)  # fmt: skip
+# Hebrew endings after a name: gentilic/adjective י/ית/יים/יות, plurals ים/ות.
+HEBREW_SUFFIXES = frozenset({"י", "ית", "ים", "יים", "יות", "ות"})
+# Per-language endings allowed after an alias tagged with that language (aliases_by_language).
+# German: genitive -s/-es (Irans, Russlands), plural and adjective endings (Drohnen,
+# iranische, russischen). French: plural -s/-x (elision l'/d' is a token boundary already).
+# Turkish: case, plural and possessive suffixes written without an apostrophe after
+# common nouns (araçları, füzeleri); after a proper noun Turkish writes an apostrophe
+# (İran'ın, Rusya'ya), which is a token boundary. Turkish endings apply to aliases of 4+
+# characters only, so a short alias does not swallow a word of another language.
+LANGUAGE_SUFFIXES: dict[str, frozenset[str]] = {
+    "de": frozenset({"s", "es", "e", "en", "n", "er", "em", "ern", "ns"}),
+    "fr": frozenset({"s", "x"}),
+    "tr": frozenset(
+        {
+            "ı", "i", "u", "ü", "a", "e", "ya", "ye", "yı", "yi", "yu", "yü", "da", "de", "ta",
+            "te", "dan", "den", "tan", "ten", "ın", "in", "un", "ün", "nın", "nin", "nun", "nün",
+            "la", "le", "yla", "yle", "lar", "ler", "ları", "leri", "ların", "lerin", "lara",
+            "lere", "larda", "lerde", "na", "ne", "nı", "ni", "nda", "nde", "ndan", "nden", "sı",
+            "si", "su", "sü", "sın", "sin", "sına", "sine", "lı", "li", "lu", "lü", "daki",
+            "deki", "taki", "teki", "ndaki", "ndeki",
+        }
+    ),
+}  # fmt: skip
+_TURKISH_MIN = 4
+_HEBREW_MIN = 4
 _SUFFIXED = 1  # automaton value flags: some candidate allows a suffix after the pattern
 _MULTI_TOKEN = 2  # the pattern has an inner token boundary
 _NEGATABLE = 4  # the first candidate's entity has negative contexts
 _NO_PLURAL_TYPES = frozenset({"person", "country"})
 _ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
+_HEBREW_LETTER = re.compile("[\u05d0-\u05ea]")
 _CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
 _LATIN_OR_DIGIT = re.compile("[a-z0-9]")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d]) (?=\d)")
 _APOSTROPHES = re.compile("['\u2019\u2018\u02bc`]")
 _SENTENCE_BREAK = re.compile(r"[.!?](?=\s)|[。\n]")
+# Units for the proximity rules: a sentence ends at . ! ? ؟ before a space (not after a
+# lone capital: "U.S. officials"), at 。 or a line break; a paragraph at a line break.
+_UNIT_SENTENCE = re.compile(r"(?<!\b[A-Z])[.!?؟](?=\s)|[。\n]")
+_UNIT_PARAGRAPH = re.compile(r"\n")
 
 
 @dataclass(frozen=True)
@@ -65,6 +107,19 @@ class _Hit:
     start: int  # normalised offsets of the first hit
     end: int
     alias: str
+    starts: list[int]  # normalised start of every hit (for the proximity rules)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the rules look at: entities with where they were found, and the cues."""
+
+    body: dict[int, list[int]]  # entity index -> normalised starts in the body
+    titled: frozenset[int]  # entity indexes found in the title
+    norm: NormalizedText
+    text: str
+    title_norm: NormalizedText | None
+    title: str
 
 
 class Matcher:
@@ -76,10 +131,12 @@ class Matcher:
         self._contexts = [_terms(entity.contexts) for entity in self._entities]
         self._negatives = [_terms(entity.negative_contexts) for entity in self._entities]
         self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
+        relevance = self.catalogue.relevance
+        self._cues = _cue_automaton(relevance.relation_cues, relevance.relation_words)
         # One automaton per script mix, built on first use: a text without Cyrillic or
         # Arabic letters needs none of those patterns, and a smaller automaton walks faster.
         self._patterns = _build_patterns(self._entities)
-        self._automata: dict[tuple[bool, bool], ahocorasick.Automaton] = {}
+        self._automata: dict[tuple[bool, bool, bool], ahocorasick.Automaton] = {}
         config = self.catalogue.relevance
         self._weights = [
             config.side_weights.get(e.side, 1.0) * config.type_weights.get(e.type, 1.0)
@@ -95,7 +152,10 @@ class Matcher:
         return len(self._patterns)
 
     def _automaton_for(self, norm: NormalizedText) -> ahocorasick.Automaton:
-        key = (norm.cyrillic, norm.arabic)
+        text = norm.text
+        # Hebrew letters are U+05D0-U+05EA: UTF-8 lead byte 0xD7 (encoding is C-fast)
+        hebrew = not text.isascii() and b"\xd7" in text.encode()
+        key = (norm.cyrillic, norm.arabic, hebrew)
         automaton = self._automata.get(key)
         if automaton is None:
             automaton = self._automata[key] = _build_automaton(self._patterns, *key)
@@ -126,19 +186,86 @@ class Matcher:
         weight = self.catalogue.relevance.title_weight
         for index, hit in titled.items():
             counts[index] = counts.get(index, 0) + weight * hit.count
-        relevance, on_topic, rule = self._verdict(counts, vetoed=False)
-        if rule is not None and not self._rules[rule].topic_specific:
+        found = _Found(
+            {index: hit.starts for index, hit in body.items()},
+            frozenset(titled),
+            norm,
+            text,
+            title_norm,
+            title or "",
+        )
+        relevance, rule, cue = self._verdict(counts, found, vetoed=False)
+        if rule is not None and not rule.topic_specific:
             texts = (norm.text, title_norm.text) if title_norm is not None else (norm.text,)
             if any(_has_word(self._veto, candidate) for candidate in texts):
-                relevance, on_topic, rule = self._verdict(counts, vetoed=True)
-        return MatchResult(tuple(mentions), relevance, on_topic, rule)
+                relevance, rule, cue = self._verdict(counts, found, vetoed=True)
+        # the stored rule says what decided: its name, and for a cue rule the cue word
+        label = None if rule is None else rule.name if cue is None else f"{rule.name}: {cue}"
+        return MatchResult(tuple(mentions), relevance, rule is not None, label)
 
-    def _verdict(self, counts: dict[int, float], vetoed: bool) -> tuple[float, bool, str | None]:
-        """``score`` over entity indexes, with the per-entity weights computed once."""
+    def _verdict(
+        self, counts: dict[int, float], found: _Found, vetoed: bool
+    ) -> tuple[float, RelevanceRule | None, str | None]:
+        """Score over entity indexes (per-entity weights computed once), the first rule
+        that holds (proximity and cue conditions checked per unit) and its cue word."""
         weights, entities = self._weights, self._entities
         total = round(sum(weights[i] * (1.0 + math.log(max(n, 1.0))) for i, n in counts.items()), 3)
-        found = [entities[index] for index in counts]
-        return total, *_apply_rules(self.catalogue.relevance, found, total, vetoed)
+        everything = [entities[index] for index in counts]
+        topic_specific = any(entity.topic_specific for entity in everything)
+        units: dict[str, dict[object, set[int]]] = {}
+        cues: dict[str, dict[object, str]] = {}
+        for rule in self.catalogue.relevance.rules:
+            if (rule.topic_specific and not topic_specific) or (vetoed and not rule.topic_specific):
+                continue
+            if total < rule.min_score or not _rule_holds(rule, everything):
+                continue  # not even over the whole text
+            plain = not (rule.require_cue or rule.specific_types or rule.side_types)
+            if rule.within == "text" and plain:
+                return total, rule, None
+            if rule.within not in units:
+                units[rule.within], cues[rule.within] = self._units(found, rule.within)
+            for unit, members in units[rule.within].items():
+                if rule.require_cue and unit not in cues[rule.within]:
+                    continue
+                chosen = [entities[index] for index in members]
+                if rule.specific_types and not any(
+                    entity.type in rule.specific_types for entity in chosen
+                ):
+                    continue
+                if rule.side_types:
+                    chosen = [entity for entity in chosen if entity.type in rule.side_types]
+                if _rule_holds(rule, chosen):
+                    return total, rule, cues[rule.within].get(unit) if rule.require_cue else None
+        return total, None, None
+
+    def _units(
+        self, found: _Found, within: str
+    ) -> tuple[dict[object, set[int]], dict[object, str]]:
+        """Entity indexes per unit (sentence / paragraph / the whole text; the title is a
+        unit of its own) and the first relation cue of each unit that has one."""
+        pattern = _UNIT_SENTENCE if within == "sentence" else _UNIT_PARAGRAPH
+        text, norm = found.text, found.norm
+        breaks = [m.end() for m in pattern.finditer(text)] if within != "text" else []
+        members: dict[object, set[int]] = {}
+        for index, starts in found.body.items():
+            for start in starts:
+                unit = bisect_right(breaks, norm.to_original(start))
+                members.setdefault(unit, set()).add(index)
+        if found.titled:
+            members.setdefault("title", set()).update(found.titled)
+        cues: dict[object, str] = {}
+        for start, end in _cue_spans(self._cues, norm.text):
+            o_start = norm.to_original(start)
+            unit = bisect_right(breaks, o_start)
+            if unit in members and unit not in cues:
+                cues[unit] = _word_at(text, o_start, norm.to_original(end - 1) + 1)
+        title_norm = found.title_norm
+        if title_norm is not None and "title" in members:
+            for start, end in _cue_spans(self._cues, title_norm.text):
+                o_start, o_end = title_norm.span_to_original(start, end)
+                cues["title"] = _word_at(found.title, o_start, o_end)
+                break
+        return members, cues
 
     def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
         """Accepted hits per entity, leftmost-longest. A hit whose longest pattern fails
@@ -186,10 +313,12 @@ class Matcher:
                                 break
                 if chosen is not None:
                     hit = hits.get(chosen.entity)
+                    first = start + 1 + chosen.prefix
                     if hit is None:
-                        hits[chosen.entity] = _Hit(1, start + 1 + chosen.prefix, end, chosen.alias)
+                        hits[chosen.entity] = _Hit(1, first, end, chosen.alias, [first])
                     else:
                         hit.count += 1
+                        hit.starts.append(first)
                 if restart is not None:
                     break  # resume the automaton inside the failed hit
             position = restart
@@ -272,23 +401,29 @@ def score(
 def _apply_rules(
     config: RelevanceConfig, found: list[Entity], total: float, vetoed: bool
 ) -> tuple[bool, str | None]:
-    """(on_topic, rule name) for the entities found and their score."""
-    sides = {entity.side for entity in found}
-    types = {entity.type for entity in found}
+    """(on_topic, rule name) for the entities found and their score, anywhere in the text
+    (stored mentions keep no positions: proximity and cues are not checked here)."""
     topic_specific = any(entity.topic_specific for entity in found)
     for rule in config.rules:
         if rule.topic_specific and not topic_specific:
             continue
         if vetoed and not rule.topic_specific:
             continue
-        if any(not sides.intersection(group) for group in rule.require_sides):
-            continue
-        if any(not types.intersection(group) for group in rule.require_types):
-            continue
-        if total < rule.min_score or len(found) < rule.min_entities:
+        if total < rule.min_score or not _rule_holds(rule, found):
             continue
         return True, rule.name
     return False, None
+
+
+def _rule_holds(rule: RelevanceRule, found: list[Entity]) -> bool:
+    """The rule's side, type and count conditions over ``found``."""
+    sides = {entity.side for entity in found}
+    types = {entity.type for entity in found}
+    if any(not sides.intersection(group) for group in rule.require_sides):
+        return False
+    if any(not types.intersection(group) for group in rule.require_types):
+        return False
+    return len(found) >= rule.min_entities
 
 
 def _mention_order(mention: Mention) -> tuple[bool, int, str]:
@@ -334,17 +469,33 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
         )
         surfaces += [(alias, False) for alias in entity.aliases]
         surfaces += [(alias, True) for alias in entity.case_sensitive_aliases]
+        languages: dict[str, set[str]] = {}
+        for alias, language in entity.alias_languages:
+            languages.setdefault(alias, set()).add(language)
         for alias, exact in surfaces:
             plural = not exact and entity.type not in _NO_PLURAL_TYPES
             for variant in alias_variants(alias):
                 arabic = bool(_ARABIC_LETTER.search(variant))
+                hebrew = not arabic and bool(_HEBREW_LETTER.search(variant))
                 if arabic:
                     suffixes = ARABIC_SUFFIXES
+                elif hebrew:  # not after a short name: סיני (Sinai) is not סין (China) + י
+                    suffixes = HEBREW_SUFFIXES if len(variant) >= _HEBREW_MIN else frozenset()
                 elif plural and _LATIN_OR_DIGIT.search(variant[-1:]):  # Gerans, Shahed-136s
                     suffixes = LATIN_PLURALS
                 else:
                     suffixes = frozenset()
-                prefixes = ("", *ARABIC_PREFIXES) if arabic else ("",)
+                if not (arabic or hebrew) and not exact:
+                    for language in languages.get(alias, ()):
+                        if language == "tr" and len(variant) < _TURKISH_MIN:
+                            continue
+                        suffixes = suffixes | LANGUAGE_SUFFIXES.get(language, frozenset())
+                if arabic:
+                    prefixes: tuple[str, ...] = ("", *ARABIC_PREFIXES)
+                elif hebrew:
+                    prefixes = ("", *HEBREW_PREFIXES)
+                else:
+                    prefixes = ("",)
                 for prefix in prefixes:
                     body = prefix + variant
                     candidate = _Candidate(
@@ -368,14 +519,16 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
 
 
 def _build_automaton(
-    patterns: dict[str, tuple[_Candidate, ...]], cyrillic: bool, arabic: bool
+    patterns: dict[str, tuple[_Candidate, ...]], cyrillic: bool, arabic: bool, hebrew: bool
 ) -> ahocorasick.Automaton:
     """The automaton for texts with the given scripts; values are (length, candidates,
     the first candidate when it needs no case or context check, flags)."""
     automaton = ahocorasick.Automaton()
     for key, candidates in patterns.items():
-        if (not cyrillic and _CYRILLIC_LETTER.search(key)) or (
-            not arabic and _ARABIC_LETTER.search(key)
+        if (
+            (not cyrillic and _CYRILLIC_LETTER.search(key))
+            or (not arabic and _ARABIC_LETTER.search(key))
+            or (not hebrew and _HEBREW_LETTER.search(key))
         ):
             continue
         first = candidates[0]
@@ -493,3 +646,46 @@ def _right_boundary_ok(text: str, end: int, suffixes: frozenset[str]) -> bool:
 
 def _alnum(text: str) -> str:
     return "".join(char for char in text if char.isalnum())
+
+
+def _cue_automaton(
+    cues: tuple[str, ...], words: tuple[str, ...] = ()
+) -> ahocorasick.Automaton | None:
+    """Finder for the relation cues (word starts) and relation words (whole words); an
+    Arabic-script cue also with an attached proclitic, a Hebrew one with its prefixes.
+    Values: (the cue's length with its prefix, whole word only)."""
+    terms = [(term, False) for term in _terms(cues)]
+    terms += [(term, True) for term in _terms(words)]
+    if not terms:
+        return None
+    automaton = ahocorasick.Automaton()
+    for term, whole in terms:
+        if _ARABIC_LETTER.search(term):
+            prefixes: tuple[str, ...] = ("", *ARABIC_PREFIXES)
+        elif _HEBREW_LETTER.search(term):
+            prefixes = ("", *HEBREW_PREFIXES)
+        else:
+            prefixes = ("",)
+        for prefix in prefixes:
+            for lead in (SOFT, HARD):
+                automaton.add_word(lead + prefix + term, (len(prefix) + len(term), whole))
+    automaton.make_automaton()
+    return automaton
+
+
+def _cue_spans(automaton: ahocorasick.Automaton | None, text: str) -> list[tuple[int, int]]:
+    """Normalised [start, end) of each cue that starts a word of ``text``."""
+    if automaton is None:
+        return []
+    return [
+        (last + 1 - length, last + 1)
+        for last, (length, whole) in automaton.iter(text)
+        if not whole or _right_boundary_ok(text, last + 1, LATIN_PLURALS)
+    ]
+
+
+def _word_at(text: str, start: int, end: int) -> str:
+    """The whole word of the original text around [start, end) (the cue as written)."""
+    while end < len(text) and (text[end].isalnum() or text[end] in "-'’"):
+        end += 1
+    return " ".join(text[start:end].split())[:40]

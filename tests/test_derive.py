@@ -92,7 +92,9 @@ def test_cli_match_prints_one_json_object_per_text(capsys: pytest.CaptureFixture
 def test_cli_match_reads_stdin_lines(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("Hezbollah and Moscow\n\nNothing here\n"))
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO("Hezbollah gets arms from Moscow\n\nNothing here\n")
+    )
     assert main(["entities", "match"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["on_topic"] for line in lines] == [True, False]

@@ -65,6 +65,27 @@ def test_shipped_catalogue_has_other_scripts_for_the_core_entities() -> None:
         assert re.search("[\u0600-\u06ff]", aliases), entity_id
 
 
+def test_shipped_catalogue_tags_aliases_in_the_four_added_languages() -> None:
+    by_id = load_catalogue().by_id()
+    core = ("russia", "iran", "ukraine", "irgc", "shahed-136", "russian-government", "hezbollah")
+    for entity_id in core:
+        languages = {language for _, language in by_id[entity_id].alias_languages}
+        assert {"de", "fr", "tr", "he"} <= languages, entity_id
+    for entity_id in ("makhachkala", "bandar-anzali", "amirabad", "olya", "ofac", "us-treasury"):
+        entity = by_id[entity_id]
+        assert entity.note.startswith("added on review (issue 18)"), entity_id
+
+
+def test_language_aliases_load_tagged_and_matchable(tmp_path: Path) -> None:
+    text = VALID.replace(
+        'aliases = ["Hizbullah"]',
+        'aliases = ["Hizbullah"]\naliases_by_language = { de = ["Hisbollah"], he = ["חיזבאללה"] }',
+    )
+    hezbollah = load_catalogue(write(tmp_path, text)).by_id()["hezbollah"]
+    assert hezbollah.aliases == ("Hizbullah", "Hisbollah", "חיזבאללה")
+    assert hezbollah.alias_languages == (("Hisbollah", "de"), ("חיזבאללה", "he"))
+
+
 def test_manifest_lists_every_seed_file(shared_dir: Path) -> None:
     seeds = load_manifest(SEEDS_DIR / "manifest.toml")
     assert {seed.id for seed in seeds} == {
@@ -123,6 +144,27 @@ BROKEN = [
         'aliases = ["Hizbullah"]\nambiguous_aliases = ["Hizbullah"]',
         "contexts",
         'id = "hezbollah"',
+    ),
+    (
+        "unknown alias language",
+        'aliases = ["Hizbullah"]',
+        'aliases = ["Hizbullah"]\naliases_by_language = { xx = ["Hisbollah"] }',
+        "aliases_by_language",
+        "aliases_by_language",
+    ),
+    (
+        "rule unit",
+        'topic_specific = true\n\n[[entity]]\nid = "shahed',
+        'topic_specific = true\nwithin = "page"\n\n[[entity]]\nid = "shahed',
+        "rules",
+        "[[relevance.rules]]",
+    ),
+    (
+        "cue rule without cues",
+        'topic_specific = true\n\n[[entity]]\nid = "shahed',
+        'topic_specific = true\nrequire_cue = true\n\n[[entity]]\nid = "shahed',
+        "relation_cues",
+        "[relevance]",
     ),
     (
         "relevance side",
