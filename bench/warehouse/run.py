@@ -232,8 +232,29 @@ def empty_tables(folder: Path, run_id: str, now: datetime) -> None:
         **dict.fromkeys(counters, 0),
     }
     pq.write_table(pa.Table.from_pylist([run], schema=SCHEMAS["runs"]), folder / "runs.parquet")
-    for table in ("sources", "feed_states", "feed_polls", "alerts"):
-        pq.write_table(SCHEMAS[table].empty_table(), folder / f"{table}.parquet")
+    conform_to_staging(folder)
+
+
+def conform_to_staging(folder: Path) -> None:
+    """Make every staged file match the staging schema of its table (core/tables.py is the
+    one declaration): columns the generator does not write are NULL, types are cast, tables
+    it does not write are empty. So a new column or table never breaks this bench again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for table, schema in SCHEMAS.items():
+        path = folder / f"{table}.parquet"
+        if not path.exists():
+            pq.write_table(schema.empty_table(), path)
+            continue
+        data = pq.read_table(path)
+        columns = [
+            data.column(field.name).cast(field.type)
+            if field.name in data.column_names
+            else pa.nulls(data.num_rows, field.type)
+            for field in schema
+        ]
+        pq.write_table(pa.Table.from_arrays(columns, schema=schema), path, compression="zstd")
 
 
 def reload_one(db: Path, staging: Path):  # type: ignore[no-untyped-def]
