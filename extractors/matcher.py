@@ -79,6 +79,7 @@ _NEGATABLE = 4  # the first candidate's entity has negative contexts
 _NO_PLURAL_TYPES = frozenset({"person", "country"})
 _ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
 _HEBREW_LETTER = re.compile("[\u05d0-\u05ea]")
+_HEBREW_LETTERS = tuple(map(chr, range(0x05D0, 0x05EB)))
 _CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
 _LATIN_OR_DIGIT = re.compile("[a-z0-9]")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d]) (?=\d)")
@@ -153,8 +154,8 @@ class Matcher:
 
     def _automaton_for(self, norm: NormalizedText) -> ahocorasick.Automaton:
         text = norm.text
-        # Hebrew letters are U+05D0-U+05EA: UTF-8 lead byte 0xD7 (encoding is C-fast)
-        hebrew = not text.isascii() and b"\xd7" in text.encode()
+        # one memchr-like pass per Hebrew letter beats encoding or a regex scan
+        hebrew = not text.isascii() and any(letter in text for letter in _HEBREW_LETTERS)
         key = (norm.cyrillic, norm.arabic, hebrew)
         automaton = self._automata.get(key)
         if automaton is None:
@@ -212,12 +213,14 @@ class Matcher:
         total = round(sum(weights[i] * (1.0 + math.log(max(n, 1.0))) for i, n in counts.items()), 3)
         everything = [entities[index] for index in counts]
         topic_specific = any(entity.topic_specific for entity in everything)
+        sides = {entity.side for entity in everything}
+        types = {entity.type for entity in everything}
         units: dict[str, dict[object, set[int]]] = {}
         cues: dict[str, dict[object, str]] = {}
         for rule in self.catalogue.relevance.rules:
             if (rule.topic_specific and not topic_specific) or (vetoed and not rule.topic_specific):
                 continue
-            if total < rule.min_score or not _rule_holds(rule, everything):
+            if total < rule.min_score or not _holds(rule, sides, types, len(everything)):
                 continue  # not even over the whole text
             plain = not (rule.require_cue or rule.specific_types or rule.side_types)
             if rule.within == "text" and plain:
@@ -419,11 +422,15 @@ def _rule_holds(rule: RelevanceRule, found: list[Entity]) -> bool:
     """The rule's side, type and count conditions over ``found``."""
     sides = {entity.side for entity in found}
     types = {entity.type for entity in found}
+    return _holds(rule, sides, types, len(found))
+
+
+def _holds(rule: RelevanceRule, sides: set[str], types: set[str], count: int) -> bool:
     if any(not sides.intersection(group) for group in rule.require_sides):
         return False
     if any(not types.intersection(group) for group in rule.require_types):
         return False
-    return len(found) >= rule.min_entities
+    return count >= rule.min_entities
 
 
 def _mention_order(mention: Mention) -> tuple[bool, int, str]:
