@@ -173,3 +173,28 @@ def test_a_file_from_before_the_offset_migration_gets_the_column_empty(tmp_path:
     info = {r[1]: r[2] for r in con.execute("PRAGMA table_info('articles')").fetchall()}
     assert info["published_offset_minutes"] == "INTEGER"
     con.close()
+
+
+def test_a_lake_made_before_the_offset_column_gets_it(tmp_path: Path) -> None:
+    from newswatch.warehouse.lake import LakeConfig, open_lake
+    from newswatch.warehouse.lake_schema import (
+        LAKE_SCHEMA_VERSION,
+        VERSION_TABLE,
+        current_version,
+        ensure_lake_schema,
+    )
+
+    config = LakeConfig.embedded(tmp_path)
+    with open_lake(config) as con:  # a lake of schema version 1: no offset column
+        ensure_lake_schema(con)
+        con.execute("ALTER TABLE articles DROP COLUMN published_offset_minutes")
+        con.execute(f"UPDATE {VERSION_TABLE} SET version = 1")
+    with open_lake(config) as con:
+        assert current_version(con) == 1
+        report = ensure_lake_schema(con)
+        assert report.created and current_version(con) == LAKE_SCHEMA_VERSION == 2
+        columns = con.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND table_name = 'articles' AND column_name = 'published_offset_minutes'"
+        ).fetchall()
+        assert columns == [("INTEGER",)]

@@ -28,7 +28,7 @@ from newswatch.core.tables import TABLES, Column, TableSpec
 from newswatch.warehouse.lake import commit_with_retry
 from newswatch.warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
 
-LAKE_SCHEMA_VERSION = 1
+LAKE_SCHEMA_VERSION = 2  # 2: articles.published_offset_minutes (columns added to older lakes)
 VERSION_TABLE = "lake_schema_version"
 
 # warehouse/trends.py's rollup (migration 4), as a spec: kept current by every load.
@@ -79,6 +79,22 @@ def lake_table_sql(spec: TableSpec) -> str:
         lines.append(" ".join(parts))
     body = ",\n    ".join(lines)
     return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n    {body}\n)"
+
+
+def add_missing_columns(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[str]:
+    """Add the spec's columns a table made by an older lake schema lacks (nullable, with
+    the spec's default), as the file's ALTER TABLE migrations do; returns their names."""
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND table_name = $name",
+        {"name": spec.name},
+    ).fetchall()
+    have = {str(row[0]) for row in rows}
+    added = [column for column in spec.columns if column.name not in have]
+    for column in added:
+        default = f" DEFAULT {column.default}" if column.default is not None else ""
+        con.execute(f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {column.duck}{default}")
+    return [column.name for column in added]
 
 
 def table_keys(spec: TableSpec) -> tuple[tuple[str, ...], ...]:
@@ -140,6 +156,7 @@ def ensure_lake_schema(con: duckdb.DuckDBPyConnection) -> LakeSchemaReport:
     def create_tables(c: duckdb.DuckDBPyConnection) -> None:
         for spec in LAKE_TABLES:
             c.execute(lake_table_sql(spec))
+            add_missing_columns(c, spec)
         c.execute(
             f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL, "
             "applied_at TIMESTAMPTZ NOT NULL, tables VARCHAR[], objects VARCHAR[], "
