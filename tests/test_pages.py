@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswatch.core.records import FeedEntry, PageFetch
+from newswatch.extractors import body_choice, pages
 from newswatch.extractors.pages import (
     MIN_TEXT_CHARS,
     content_hash,
@@ -19,6 +21,8 @@ from newswatch.extractors.pages import (
     extract_fetched,
     strip_site_name,
 )
+from tests.hostile.helpers import fetch
+from tests.localserver import Route, routes_handler, serve
 
 # (page under corpus/articles/fundus, its ground-truth title, its publication day)
 FUNDUS_SAMPLE = [
@@ -315,6 +319,148 @@ def test_json_ld_headline_entities_are_decoded() -> None:
     body = page("ignored", LONG_PARAGRAPHS, head=head)
     article = extract_article(body, url="https://n.example.com/t")
     assert article.title == 'Trümmer "Geran" found'
+
+
+# ---------------------------------------------------------------- choosing the body
+
+
+def fundus_page(corpus_dir: Path, relative: str) -> tuple[bytes, list[str]]:
+    """A Fundus page's bytes and its ground-truth paragraphs (publishers with one version)."""
+    path = corpus_dir / "articles" / "fundus" / relative
+    truths = json.loads(path.with_name(relative.split("/")[1].split("_")[0] + ".json").read_text())
+    (truth,) = truths.values()
+    body = truth["body"]
+    paragraphs = list(body.get("summary") or [])
+    for section in body.get("sections") or []:
+        paragraphs += section.get("paragraphs") or []
+    return gzip.decompress(path.read_bytes()), [" ".join(p.split()) for p in paragraphs]
+
+
+def found_share(paragraphs: list[str], text: str) -> float:
+    flat = " ".join(text.split())
+    return sum(len(p) for p in paragraphs if p[:80] in flat) / sum(len(p) for p in paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("relative", "method"),
+    [
+        # precision mode keeps the first 784 characters of a 5,700-character article
+        ("be/PoliticoEu_2025_10_23.html.gz", "trafilatura_default"),
+        # ... the opening of a report six times as long
+        ("es/MallorcaMagazin_2025_04_16.html.gz", "trafilatura_default"),
+        # ... half of a long feature, and trafilatura's defaults agree with it
+        ("us/TheNewYorker_2023_05_16.html.gz", "readability"),
+    ],
+)
+def test_a_precision_fragment_gives_way_to_the_whole_article(
+    corpus_dir: Path, relative: str, method: str
+) -> None:
+    body, truth = fundus_page(corpus_dir, relative)
+    first = extract_article(body, url="https://example.org/a", content_type="text/html")
+    assert first.status == "ok"
+    assert first.method == method
+    assert found_share(truth, first.text) > 0.85
+
+
+@pytest.mark.parametrize(
+    ("relative", "kept_out"),
+    [
+        # trafilatura's defaults append the next story of the page (another topic)
+        ("no/Dagbladet_2026_01_06.html.gz", "Ole Gunnar Solskjær"),
+        # ... or a privacy notice under each of a dozen pictures
+        ("de/BusinessInsiderDE_2024_01_29.html.gz", "Externer Inhalt nicht verfügbar"),
+    ],
+)
+def test_longer_texts_that_are_not_more_article_do_not_win(
+    corpus_dir: Path, relative: str, kept_out: str
+) -> None:
+    path = corpus_dir / "articles" / "fundus" / relative
+    body = gzip.decompress(path.read_bytes())
+    article = extract_article(body, url="https://example.org/a", content_type="text/html")
+    assert article.method == "trafilatura"
+    assert kept_out not in article.text
+
+
+def test_the_others_are_asked_only_when_the_page_holds_text_the_first_lacks(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    real_choose = body_choice.choose
+
+    def counting_choose(*args: object, **kwargs: object) -> body_choice.Choice:
+        asked.append("choose")
+        return real_choose(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(body_choice, "choose", counting_choose)
+    whole = [relative for relative, _, _ in FUNDUS_SAMPLE if not relative.startswith("kr/")]
+    for relative in whole:  # whole articles: the precision text is enough
+        body = gzip.decompress((corpus_dir / "articles" / "fundus" / relative).read_bytes())
+        assert extract_article(body, url="https://example.org/a").method == "trafilatura"
+    assert asked == []
+    body, _ = fundus_page(corpus_dir, "be/PoliticoEu_2025_10_23.html.gz")
+    extract_article(body, url="https://example.org/a")
+    assert asked == ["choose"]
+
+
+# ---------------------------------------------------------------- sniffing past leading junk
+
+
+def corpus_page(corpus_dir: Path) -> bytes:
+    path = corpus_dir / "articles" / "fundus" / FUNDUS_SAMPLE[0][0]
+    return gzip.decompress(path.read_bytes())
+
+
+def style_block(size: int) -> bytes:
+    rules = b"".join(b".teaser-%d { margin: 0 %dpx; color: #333; }\n" % (i, i) for i in range(999))
+    return b"<style>\n" + rules[:size] + b"\n</style>\n"
+
+
+PHP_WARNING = (
+    b'<br />\n<b>Warning</b>:  Undefined array key "lang" in '
+    b"<b>/var/www/site/inc/header.php</b> on line <b>%d</b><br />\n"
+)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        style_block(6000),  # the first 4 KB are a style block
+        b"\xef\xbb\xbf\r\n\r\n" + b"".join(PHP_WARNING % n for n in range(60)),  # BOM, warnings
+        b" \n\t" * 2000,  # 6 KB of whitespace
+    ],
+    ids=["style-block", "bom-php-warnings", "whitespace"],
+)
+def test_untyped_page_behind_leading_junk_is_html(corpus_dir: Path, junk: bytes) -> None:
+    assert len(junk) > 4096
+    body = junk + corpus_page(corpus_dir)
+    routes = {"/a": Route(200, body), "/robots.txt": Route(404)}  # no Content-Type
+    with serve(routes_handler(routes)) as base:
+        (fetched,) = fetch([f"{base}/a"])
+    assert fetched.status == "ok" and fetched.body == body
+    assert fetched.content_type is None
+    article = extract_fetched(fetched)
+    assert article.status == "ok", article.status_reason
+    assert article.title == FUNDUS_SAMPLE[0][1]
+
+
+def test_untyped_utf16_page_with_its_bom_is_html() -> None:
+    body = "\ufeff".encode("utf-16-le") + page("Zweite Seite", LONG_PARAGRAPHS).decode().encode(
+        "utf-16-le"
+    )
+    routes = {"/u": Route(200, body), "/robots.txt": Route(404)}
+    with serve(routes_handler(routes)) as base:
+        (fetched,) = fetch([f"{base}/u"])
+    article = extract_fetched(fetched)
+    assert article.status == "ok", article.status_reason
+    assert "Alabuga" in article.text
+
+
+def test_sniffing_stops_at_its_limit() -> None:
+    words = b"Nothing but words and more words here. " * 1700  # 66 KB without a tag
+    assert len(words) > pages.HTML_SNIFF_BYTES
+    late = extract_article(words + page("Late", LONG_PARAGRAPHS), url="https://x.example/l")
+    assert late.status == "not_html"
+    assert "no HTML markup" in (late.status_reason or "")
 
 
 STATUSES = {"ok", "short", "empty", "paywall", "not_html", "fetch_failed", "error"}

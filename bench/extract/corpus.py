@@ -23,6 +23,9 @@ class Page:
     truth_title: str | None = None
     truth_date: str | None = None
     outlet: str | None = None
+    # trafilatura's evaluation: snippets the body must contain / must not contain
+    must_have: tuple[str, ...] = ()
+    must_not: tuple[str, ...] = ()
 
 
 def aeb_pages() -> list[Page]:
@@ -73,3 +76,25 @@ def _fundus_body(body: dict) -> str:
     for section in body.get("sections") or []:
         parts += list(section.get("headline") or []) + list(section.get("paragraphs") or [])
     return "\n".join(parts)
+
+
+def trafilatura_pages() -> list[Page]:
+    """trafilatura's evaluation pages (snippets in and out of the body), if the corpus has
+    them."""
+    folder = ARTICLES_DIR / "trafilatura"
+    if not (folder / "truth.json").exists():
+        return []
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    return [
+        Page(
+            key=key,
+            url=item["url"],
+            body=gzip.decompress((folder / "html" / f"{key}.html.gz").read_bytes()),
+            truth_text="",
+            truth_title=item.get("title"),
+            truth_date=item.get("date"),
+            must_have=tuple(item.get("with") or ()),
+            must_not=tuple(item.get("without") or ()),
+        )
+        for key, item in sorted(truth.items())
+    ]

@@ -17,6 +17,7 @@ NGRAM = 4
 _TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 
 Counts = tuple[float, float, float]
+Counts4 = tuple[int, int, int, int]  # tp, fn, fp, tn
 
 
 def shingles(text: str, n: int = NGRAM) -> Counter[tuple[str, ...]]:
@@ -57,3 +58,22 @@ def _recall(tp: float, fp: float, fn: float) -> float:
     if tp == fn == 0:
         return 0.0
     return tp / (tp + fn)
+
+
+def snippet_counts(must_have: Sequence[str], must_not: Sequence[str], text: str) -> Counts4:
+    """trafilatura's evaluation (tests/comparison.py): a wanted snippet found is a true
+    positive, missed a false negative; an unwanted one found a false positive, else a true
+    negative."""
+    tp = sum(1 for snippet in must_have if snippet in text)
+    fp = sum(1 for snippet in must_not if snippet in text)
+    return tp, len(must_have) - tp, fp, len(must_not) - fp
+
+
+def snippet_scores(pages: Sequence[Counts4]) -> tuple[float, float, float, float]:
+    """Precision, recall, F1 and accuracy over the summed counts of all pages."""
+    tp, fn, fp, tn = (sum(c[i] for c in pages) for i in range(4))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accuracy = (tp + tn) / (tp + tn + fp + fn) if tp + tn + fp + fn else 0.0
+    return precision, recall, f1, accuracy

@@ -3,10 +3,12 @@
     python bench/extract/run.py            # everything (~2-3 minutes on 2 cores)
     python bench/extract/run.py --quick    # speed section only
 
-Sections: body F1 on the ScrapingHub benchmark pages (their metric), date and title on
-Fundus (plus body F1 there, as a check on pages we never tuned against), story-grouping
-precision/recall with a threshold sweep, pages/s on 1 and 2 processes against bare
-trafilatura on 1, peak RSS.
+Sections: body F1 on the ScrapingHub benchmark pages (their metric), on Fundus, and
+trafilatura's snippet evaluation on its pages; date and title on Fundus; story-grouping
+precision/recall with a threshold sweep; pages/s on 1 and 2 processes against bare
+trafilatura on 1, peak RSS. Beside ours and the bare peers, "ours before" is the body choice
+this project made before issue 19 (precision text, fallback chain under 250 characters),
+run in the same process.
 """
 
 from __future__ import annotations
@@ -19,24 +21,33 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 import trafilatura  # noqa: E402
-from corpus import Page, aeb_pages, fundus_pages  # noqa: E402
+from corpus import Page, aeb_pages, fundus_pages, trafilatura_pages  # noqa: E402
 from dedupset import build_set, group, pair_scores  # noqa: E402
-from metric import page_counts, precision_recall_f1  # noqa: E402
+from metric import page_counts, precision_recall_f1, snippet_counts, snippet_scores  # noqa: E402
 
 from newswatch.core.records import ExtractedArticle, PageFetch  # noqa: E402
+from newswatch.extractors import body_choice  # noqa: E402
+from newswatch.extractors import pages as extraction  # noqa: E402
 from newswatch.extractors.dedup import STORY_THRESHOLD, StoryIndex, signature  # noqa: E402
 from newswatch.extractors.pages import decode_html, readability_text  # noqa: E402
 from newswatch.extractors.pool import extract_many  # noqa: E402
 
 FETCHED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-PEERS = ("trafilatura default", "trafilatura precision", "trafilatura recall", "readability-lxml")
+BEFORE = "ours before (floor 250)"
+PEERS = (
+    BEFORE,
+    "trafilatura default",
+    "trafilatura precision",
+    "trafilatura recall",
+    "readability-lxml",
+)
 PEER_WORKERS = 2
 SPEED_BLOCK = 100  # pages per turn in the speed section
 
@@ -51,9 +62,11 @@ def fetches(pages: Sequence[Page]) -> list[tuple[PageFetch, None]]:
     ]
 
 
-def peer_text(job: tuple[str, bytes]) -> str:
-    name, body = job
+def peer_text(job: tuple[str, bytes, str]) -> str:
+    name, body, url = job
     html = decode_html(body)
+    if name == BEFORE:
+        return before_text(html, url)
     if name == "readability-lxml":
         tree = trafilatura.utils.load_html(html)
         return readability_text(tree, None) if tree is not None else ""
@@ -65,10 +78,53 @@ def peer_text(job: tuple[str, bytes]) -> str:
     return trafilatura.extract(html, include_comments=False, **options) or ""
 
 
+def before_text(html: str, url: str) -> str:
+    """The body as chosen before issue 19: the precision text (fast, then full under 1,000
+    characters); under 250 characters, unless the page looks paywalled, trafilatura
+    favor_recall then readability-lxml, the first reaching 250 characters, else the longest."""
+    tree = trafilatura.utils.load_html(html)
+    if tree is None:
+        return ""
+    first = extraction.extract_text(tree, url).text
+    meta = extraction.read_page_meta(tree, url)
+    if len(first) >= extraction.MIN_TEXT_CHARS or extraction._paywall_reason(first, meta, tree):
+        return first
+    best = first
+    for extractor in (before_recall, extraction.readability_text):
+        text = extraction._clean_text(extractor(tree, url))
+        if len(text) >= extraction.MIN_TEXT_CHARS:
+            return text
+        best = max(best, text, key=len)
+    return best
+
+
+def body_text(page: Page, asked: list[bool]) -> str:
+    """Our body choice alone (decode, parse, metadata for the paywall check, body), the same
+    steps as ``before_text``."""
+    tree = trafilatura.utils.load_html(decode_html(page.body))
+    if tree is None:
+        return ""
+    first = extraction.extract_text(tree, page.url)
+    meta = extraction.read_page_meta(tree, page.url)
+    if extraction._paywall_reason(first.text, meta, tree):
+        return first.text
+    paragraphs = extraction.paragraphs(tree)
+    reason = body_choice.second_opinion_reason(first.text, paragraphs, extraction.MIN_TEXT_CHARS)
+    asked.append(reason is not None)
+    return extraction.choose_body(tree, page.url, first).text
+
+
+def before_recall(tree: extraction.HtmlElement, url: str | None) -> str:
+    document = trafilatura.bare_extraction(
+        tree, url=url, favor_recall=True, include_comments=False, with_metadata=False
+    )
+    return document.text if isinstance(document, extraction.Document) and document.text else ""
+
+
 def peer_outputs(pages: Sequence[Page]) -> dict[str, list[str]]:
     with ProcessPoolExecutor(PEER_WORKERS) as pool:
         return {
-            name: list(pool.map(peer_text, [(name, p.body) for p in pages], chunksize=4))
+            name: list(pool.map(peer_text, [(name, p.body, p.url) for p in pages], chunksize=4))
             for name in PEERS
         }
 
@@ -87,6 +143,22 @@ def print_f1_table(title: str, pages: Sequence[Page], outputs: dict[str, list[st
         print(f"{name:<24} {precision:9.4f} {recall:7.4f} {f1:7.4f}")
 
 
+def print_snippet_table(title: str, pages: Sequence[Page], outputs: dict[str, list[str]]) -> None:
+    wanted = sum(len(p.must_have) for p in pages)
+    unwanted = sum(len(p.must_not) for p in pages)
+    print(
+        f"\n## {title} ({len(pages)} pages, {wanted} snippets wanted, {unwanted} unwanted): "
+        "trafilatura's evaluation"
+    )
+    print(f"{'extractor':<24} {'precision':>9} {'recall':>7} {'F1':>7} {'accuracy':>8}")
+    for name, texts in outputs.items():
+        counts = [
+            snippet_counts(p.must_have, p.must_not, t) for p, t in zip(pages, texts, strict=True)
+        ]
+        precision, recall, f1, accuracy = snippet_scores(counts)
+        print(f"{name:<24} {precision:9.4f} {recall:7.4f} {f1:7.4f} {accuracy:8.4f}")
+
+
 def print_outcomes(ours: Sequence[ExtractedArticle]) -> None:
     statuses = dict(Counter(a.status for a in ours))
     print(f"ours: status {statuses}, method {dict(Counter(a.method for a in ours))}")
@@ -95,34 +167,37 @@ def print_outcomes(ours: Sequence[ExtractedArticle]) -> None:
 # ---------------------------------------------------------------- dates and titles
 
 
-def truth_days(value: str | None) -> set[str]:
-    """The ground truth's calendar day, in its own offset and in UTC."""
+def truth_day(value: str | None) -> str | None:
+    """The ground truth's calendar day in its own offset (the page's local day)."""
     if not value:
-        return set()
+        return None
     try:
-        moment = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value).date().isoformat()
     except ValueError:
-        return {value[:10]}
-    days = {moment.date().isoformat()}
-    if moment.tzinfo is not None:
-        days.add(moment.astimezone(UTC).date().isoformat())
-    return days
+        return value[:10]
+
+
+def local_day(article: ExtractedArticle) -> str | None:
+    """Our date's day in the offset the page declared (in UTC when it declared none)."""
+    if article.published_at is None:
+        return None
+    offset = timezone(timedelta(minutes=article.published_offset_minutes or 0))
+    return article.published_at.astimezone(offset).date().isoformat()
 
 
 def date_and_title(pages: Sequence[Page], ours: Sequence[ExtractedArticle]) -> None:
     dated = [(p, a) for p, a in zip(pages, ours, strict=True) if p.truth_date]
-    right_day = sum(
-        1
-        for p, a in dated
-        if a.published_at and a.published_at.date().isoformat() in truth_days(p.truth_date)
-    )
+    right_day = sum(1 for p, a in dated if local_day(a) == truth_day(p.truth_date))
     methods = Counter(a.date_method for a in ours)
     titled = [(p, a) for p, a in zip(pages, ours, strict=True) if p.truth_title]
     exact = sum(1 for p, a in titled if a.title == p.truth_title)
     loose = sum(1 for p, a in titled if _loose(a.title) == _loose(p.truth_title))
     print(f"\n## Fundus dates and titles ({len(pages)} pages)")
     accuracy = right_day / len(dated)
-    print(f"date accuracy (same calendar day): {right_day}/{len(dated)} = {accuracy:.3f}")
+    print(
+        f"date accuracy (same calendar day, in the page's own offset): "
+        f"{right_day}/{len(dated)} = {accuracy:.3f}"
+    )
     print(f"date methods: {dict(methods)}")
     print(f"title exact match: {exact}/{len(titled)} = {exact / len(titled):.3f}")
     print(f"title match, whitespace-insensitive: {loose}/{len(titled)} = {loose / len(titled):.3f}")
@@ -176,12 +251,17 @@ def cpu_seconds() -> float:
 def speed_section(pages: Sequence[Page], rounds: int) -> None:
     """The machine is shared, so the three runs take turns on blocks of ``SPEED_BLOCK``
     pages: load changes hit all three alike. Rates are over the summed wall time."""
+    asked: list[bool] = []
     runs: dict[str, Callable[[Sequence[Page]], object]] = {
         "bare trafilatura.extract, 1 core": lambda block: [
             trafilatura.extract(p.body) for p in block
         ],
         "ours extract_many workers=1": lambda block: extract_many(fetches(block), 1),
         "ours extract_many workers=2": lambda block: extract_many(fetches(block), 2),
+        "body only, before (floor 250)": lambda block: [
+            before_text(decode_html(p.body), p.url) for p in block
+        ],
+        "body only, ours (body_choice)": lambda block: [body_text(p, asked) for p in block],
     }
     wall: dict[str, float] = dict.fromkeys(runs, 0.0)
     cpu: dict[str, float] = dict.fromkeys(runs, 0.0)
@@ -206,6 +286,12 @@ def speed_section(pages: Sequence[Page], rounds: int) -> None:
             f"{label:<34} {rate:8.1f} {rate / bare_rate:13.2f} "
             f"{per_page * 1000:11.1f} {per_page / bare_cpu:6.2f}"
         )
+    before_cpu, after_cpu = (cpu[label] for label in list(runs)[-2:])
+    print(
+        f"body choice: CPU per page x{after_cpu / before_cpu:.2f} of the choice before issue 19 "
+        f"(same run, 1 core); the other extractors were asked on {sum(asked)} of {len(asked)} "
+        "page extractions"
+    )
 
 
 def peak_rss() -> None:
@@ -220,7 +306,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds over the pages for speed")
     args = parser.parse_args()
     started = time.perf_counter()
-    aeb, fundus = aeb_pages(), fundus_pages()
+    aeb, fundus, evaluation = aeb_pages(), fundus_pages(), trafilatura_pages()
     print("# bench/extract - reproduce: python bench/extract/run.py")
     if not args.quick:
         ours_aeb = extract_many(fetches(aeb), 2)
@@ -238,6 +324,15 @@ def main() -> None:
         )
         print_outcomes(ours_fundus)
         date_and_title(fundus, ours_fundus)
+        if evaluation:
+            ours_evaluation = extract_many(fetches(evaluation), 2)
+            print_snippet_table(
+                "trafilatura evaluation pages",
+                evaluation,
+                {"ours (extract_article)": [a.text for a in ours_evaluation]}
+                | peer_outputs(evaluation),
+            )
+            print_outcomes(ours_evaluation)
         dedup_section(
             [*aeb, *fundus],
             [*ours_aeb, *ours_fundus],
