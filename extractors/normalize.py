@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +39,16 @@ HARD = "\x00"  # punctuation that ends a name ("," "." "(" "«" ...)
 BOUNDARIES = frozenset((SOFT, HARD))
 
 _SOFT_ASCII = frozenset(" \t\n\r\x0b\x0c-'/_`")
+# A text longer than two chunks is folded chunk by chunk, cut where ``_CHUNK_CUT`` matches
+# (see ``_chunks``): the cost per character then depends on the piece, not on the rarest
+# character anywhere in the text, and the working strings stay small.
+_CHUNK = 1 << 16
+_CHUNK_CUT = re.compile(r"[ \n](?=\w)")
+# Combining marks folded with their base letter: at most this many (the Unicode
+# stream-safe limit); the rest of a longer run is dropped unseen. NFKC orders a run of
+# marks in quadratic time, and every mark in ``_MARK_RANGES`` is dropped after
+# composition anyway.
+_MAX_MARKS = 30
 
 
 def _ascii_table() -> bytes:
@@ -167,13 +178,19 @@ def _latin1_table() -> bytes:
 _LATIN1_TABLE = _latin1_table()
 
 
+# Latin-1 characters the general path folds by NFKC (ª º µ ¹ ² ³ ¼ ½ ¾) or drops (the
+# soft hyphen): a text holding one takes the general path, so that every path gives every
+# character the same result (a long text is normalised in pieces, each by its own path).
+_NOT_LATIN1_PATH = re.compile(rb"[\xaa\xad\xb2\xb3\xb5\xb9\xba\xbc-\xbe]")
+
+
 def _encode_latin1(text: str) -> bytes | None:
-    """Latin-1 bytes of ``text`` when that fast path applies (no soft hyphen), else None."""
+    """Latin-1 bytes of ``text`` when that fast path applies, else None."""
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError:
         return None
-    return None if b"\xad" in raw else raw
+    return None if _NOT_LATIN1_PATH.search(raw) else raw
 
 
 @dataclass(frozen=True)
@@ -277,6 +294,64 @@ def _shifted(position: int, starts: tuple[int, ...], shifts: tuple[int, ...]) ->
 
 def normalize_text(text: str) -> NormalizedText:
     """Normalise ``text`` for matching; see the module docstring for the steps."""
+    if len(text) <= 2 * _CHUNK:
+        folded, fold_map, cyrillic, arabic = _fold(text)
+        return _collapse(SOFT + folded, fold_map, cyrillic, arabic)
+    pieces: list[str] = []
+    starts: list[int] = []  # collapse breakpoints, as in NormalizedText
+    shifts: list[int] = []
+    fold_starts: list[int] = []  # special-character breakpoints
+    fold_shifts: list[int] = []
+    cyrillic = arabic = False
+    original = folded_length = 0
+    length = 1  # of the normalised text so far, with its one leading space
+    for chunk in _chunks(text):
+        folded, chunk_fold_map, chunk_cyrillic, chunk_arabic = _fold(chunk)
+        piece = _collapse(SOFT + folded, chunk_fold_map, chunk_cyrillic, chunk_arabic)
+        # Move the piece's breakpoints to where the piece lands; each piece's last shift
+        # is where the next piece's own shifts start from, so none is needed between.
+        base = folded_length - length + 1
+        starts.extend(length - 1 + start for start in piece._starts)
+        shifts.extend(base + shift for shift in piece._shifts)
+        base = original - folded_length
+        fold_starts.extend(folded_length + start for start in piece._fold_starts)
+        fold_shifts.extend(base + shift for shift in piece._fold_shifts)
+        pieces.append(piece.text[len(SOFT) :])
+        original += len(chunk)
+        folded_length += len(folded)
+        length += len(piece.text) - len(SOFT)
+        cyrillic |= chunk_cyrillic
+        arabic |= chunk_arabic
+    return NormalizedText(
+        SOFT + "".join(pieces),
+        tuple(starts),
+        tuple(shifts),
+        tuple(fold_starts),
+        tuple(fold_shifts),
+        cyrillic=cyrillic,
+        arabic=arabic,
+    )
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """``text`` in pieces of about ``_CHUNK`` characters, each cut after an ASCII space or
+    newline and before a letter, digit or underscore: no step looks across such a cut (no
+    paragraph break, run of spaces, mark cluster, final-sigma context, Cyrillic suffix or
+    Arabic article spans it), so each piece is normalised on its own, by the fastest path
+    its own characters allow."""
+    start, length = 0, len(text)
+    while length - start > 2 * _CHUNK:
+        cut = _CHUNK_CUT.search(text, start + _CHUNK, start + 2 * _CHUNK)
+        if cut is None:
+            break
+        yield text[start : cut.end()]
+        start = cut.end()
+    yield text[start:]
+
+
+def _fold(text: str) -> tuple[str, tuple[tuple[int, ...], tuple[int, ...]], bool, bool]:
+    """The length-preserving folding of ``text`` (after the rare special-character step),
+    that step's breakpoints, and whether Cyrillic and Arabic letters occur."""
     fold_map: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     if "\n\n" in text:  # a paragraph break ends any name: keep it from becoming a run
         text = text.replace("\n\n", "\n\x00")
@@ -304,7 +379,7 @@ def normalize_text(text: str) -> NormalizedText:
             folded = folded.translate(_ARABIC_TABLE)
         if cyrillic and "ё" in folded:
             folded = folded.replace("ё", "е")
-    return _collapse(SOFT + folded, fold_map, cyrillic, arabic)
+    return folded, fold_map, cyrillic, arabic
 
 
 def _collapse(
@@ -360,7 +435,7 @@ def _fold_specials(
             end += 1
         pieces.append(text[kept_until:start])
         out_length += start - kept_until
-        folded = _fold_cluster(text[start:end])
+        folded = _fold_cluster(text[start : min(end, start + 1 + _MAX_MARKS)])
         for offset in range(len(folded)):  # each folded character points at the cluster
             starts.append(out_length + offset)
             shifts.append(start - out_length - offset)
