@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
@@ -80,6 +80,9 @@ _NO_PLURAL_TYPES = frozenset({"person", "country"})
 _ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
 _HEBREW_LETTER = re.compile("[\u05d0-\u05ea]")
 _HEBREW_LETTERS = tuple(map(chr, range(0x05D0, 0x05EB)))
+# Hebrew writes ך ם ן ף ץ only at a word's end: before an ending the letter takes its
+# regular form (איראן, איראנים), so a name or cue ending in one also gets that spelling.
+_HEBREW_FINALS = str.maketrans("ךםןףץ", "כמנפצ")
 _CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
 _LATIN_OR_DIGIT = re.compile("[a-z0-9]")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d]) (?=\d)")
@@ -121,6 +124,15 @@ class _Found:
     text: str
     title_norm: NormalizedText | None
     title: str
+    breaks: dict[str, list[int]] = field(default_factory=dict)  # per unit kind, computed once
+
+    def breaks_of(self, within: str) -> list[int]:
+        """Original offsets just after each sentence / paragraph end."""
+        found = self.breaks.get(within)
+        if found is None:
+            pattern = _UNIT_SENTENCE if within == "sentence" else _UNIT_PARAGRAPH
+            found = self.breaks[within] = [m.end() for m in pattern.finditer(self.text)]
+        return found
 
 
 class Matcher:
@@ -195,20 +207,36 @@ class Matcher:
             title_norm,
             title or "",
         )
-        relevance, rule, cue = self._verdict(counts, found, vetoed=False)
+        relevance, rule, cue = self._verdict(counts, found, frozenset())
         if rule is not None and not rule.topic_specific:
-            texts = (norm.text, title_norm.text) if title_norm is not None else (norm.text,)
-            if any(_has_word(self._veto, candidate) for candidate in texts):
-                relevance, rule, cue = self._verdict(counts, found, vetoed=True)
+            vetoes = self._vetoes(found)
+            if vetoes:
+                relevance, rule, cue = self._verdict(counts, found, vetoes)
         # the stored rule says what decided: its name, and for a cue rule the cue word
         label = None if rule is None else rule.name if cue is None else f"{rule.name}: {cue}"
         return MatchResult(tuple(mentions), relevance, rule is not None, label)
 
+    def _vetoes(self, found: _Found) -> frozenset[object]:
+        """The paragraphs (numbered as the paragraph units) holding a veto word (sport,
+        culture), and "title" when the title holds one."""
+        vetoed: set[object] = set()
+        norm = found.norm
+        starts = _word_starts(self._veto, norm.text)
+        if starts:
+            breaks = found.breaks_of("paragraph")
+            vetoed.update(bisect_right(breaks, norm.to_original(start)) for start in starts)
+        if found.title_norm is not None and _has_word(self._veto, found.title_norm.text):
+            vetoed.add("title")
+        return frozenset(vetoed)
+
     def _verdict(
-        self, counts: dict[int, float], found: _Found, vetoed: bool
+        self, counts: dict[int, float], found: _Found, vetoes: frozenset[object]
     ) -> tuple[float, RelevanceRule | None, str | None]:
         """Score over entity indexes (per-entity weights computed once), the first rule
-        that holds (proximity and cue conditions checked per unit) and its cue word."""
+        that holds (proximity and cue conditions checked per unit) and its cue word.
+
+        A veto word (sport, culture) stops the rules that are not ``topic_specific`` in
+        its paragraph; in the title, or for a rule over the whole text, everywhere."""
         weights, entities = self._weights, self._entities
         total = round(sum(weights[i] * (1.0 + math.log(max(n, 1.0))) for i, n in counts.items()), 3)
         everything = [entities[index] for index in counts]
@@ -217,8 +245,12 @@ class Matcher:
         types = {entity.type for entity in everything}
         units: dict[str, dict[object, set[int]]] = {}
         cues: dict[str, dict[object, str]] = {}
+        everywhere = "title" in vetoes
         for rule in self.catalogue.relevance.rules:
-            if (rule.topic_specific and not topic_specific) or (vetoed and not rule.topic_specific):
+            if rule.topic_specific:
+                if not topic_specific:
+                    continue
+            elif everywhere or (vetoes and rule.within == "text"):
                 continue
             if total < rule.min_score or not _holds(rule, sides, types, len(everything)):
                 continue  # not even over the whole text
@@ -229,6 +261,13 @@ class Matcher:
                 units[rule.within], cues[rule.within] = self._units(found, rule.within)
             for unit, members in units[rule.within].items():
                 if rule.require_cue and unit not in cues[rule.within]:
+                    continue
+                if (
+                    vetoes
+                    and not rule.topic_specific
+                    and unit != "title"
+                    and self._paragraph(found, rule.within, unit) in vetoes
+                ):
                     continue
                 chosen = [entities[index] for index in members]
                 if rule.specific_types and not any(
@@ -241,14 +280,22 @@ class Matcher:
                     return total, rule, cues[rule.within].get(unit) if rule.require_cue else None
         return total, None, None
 
+    @staticmethod
+    def _paragraph(found: _Found, within: str, unit: object) -> object:
+        """The paragraph a unit lies in (a sentence unit: where its break list puts it)."""
+        if within != "sentence" or not isinstance(unit, int):
+            return unit
+        sentence_breaks = found.breaks_of("sentence")
+        start = sentence_breaks[unit - 1] if unit > 0 else 0
+        return bisect_right(found.breaks_of("paragraph"), start)
+
     def _units(
         self, found: _Found, within: str
     ) -> tuple[dict[object, set[int]], dict[object, str]]:
         """Entity indexes per unit (sentence / paragraph / the whole text; the title is a
         unit of its own) and the first relation cue of each unit that has one."""
-        pattern = _UNIT_SENTENCE if within == "sentence" else _UNIT_PARAGRAPH
         text, norm = found.text, found.norm
-        breaks = [m.end() for m in pattern.finditer(text)] if within != "text" else []
+        breaks = found.breaks_of(within) if within != "text" else []
         members: dict[object, set[int]] = {}
         for index, starts in found.body.items():
             for start in starts:
@@ -481,7 +528,7 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
             languages.setdefault(alias, set()).add(language)
         for alias, exact in surfaces:
             plural = not exact and entity.type not in _NO_PLURAL_TYPES
-            for variant in alias_variants(alias):
+            for variant in _with_hebrew_inner_form(alias_variants(alias)):
                 arabic = bool(_ARABIC_LETTER.search(variant))
                 hebrew = not arabic and bool(_HEBREW_LETTER.search(variant))
                 if arabic:
@@ -661,7 +708,7 @@ def _cue_automaton(
     """Finder for the relation cues (word starts) and relation words (whole words); an
     Arabic-script cue also with an attached proclitic, a Hebrew one with its prefixes.
     Values: (the cue's length with its prefix, whole word only)."""
-    terms = [(term, False) for term in _terms(cues)]
+    terms = [(term, False) for term in _with_hebrew_inner_form(_terms(cues))]
     terms += [(term, True) for term in _terms(words)]
     if not terms:
         return None
@@ -696,3 +743,25 @@ def _word_at(text: str, start: int, end: int) -> str:
     while end < len(text) and (text[end].isalnum() or text[end] in "-'’"):
         end += 1
     return " ".join(text[start:end].split())[:40]
+
+
+def _with_hebrew_inner_form(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """``forms`` plus, for each ending in a Hebrew final letter, the spelling with the
+    letter's regular form (what an ending or a longer word is written with)."""
+    extra = tuple(
+        form[:-1] + form[-1].translate(_HEBREW_FINALS)
+        for form in forms
+        if form[-1:].translate(_HEBREW_FINALS) != form[-1:]
+    )
+    return forms + extra if extra else forms
+
+
+def _word_starts(automaton: ahocorasick.Automaton | None, text: str) -> list[int]:
+    """Where the whole words of ``_word_automaton`` start in ``text`` (their boundary)."""
+    if automaton is None:
+        return []
+    return [
+        last + 1 - length
+        for last, length in automaton.iter(text)
+        if _right_boundary_ok(text, last + 1, LATIN_PLURALS)
+    ]

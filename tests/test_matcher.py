@@ -356,3 +356,21 @@ def test_relation_words_are_whole_words(matcher: Matcher) -> None:
 def test_cue_outside_the_unit_does_not_count(matcher: Matcher) -> None:
     text = "Iran and Russia were named.\n\nThe deal was signed in Paris."
     assert not matcher.match(text).on_topic
+
+
+def test_veto_word_stops_the_rules_in_its_paragraph_only(matcher: Matcher) -> None:
+    digest = "Russia and Iran signed a deal on joint production of drone engines."
+    assert matcher.match(digest).on_topic
+    # a sport item elsewhere in a digest does not veto the cooperation paragraph ...
+    assert matcher.match(f"{digest}\n\nIn sport, the wrestling team won.").on_topic
+    # ... in the same paragraph it does, and a sport title vetoes the whole text
+    assert not matcher.match(f"{digest} The wrestling team won.").on_topic
+    assert not matcher.match(digest, title="Wrestling: Iran beat Russia").on_topic
+
+
+def test_hebrew_final_letters_take_their_regular_form_before_an_ending(matcher: Matcher) -> None:
+    # איראן ends in a final nun; איראניות (Iranian, feminine plural) writes a regular nun
+    assert ids(matcher.match("חברות איראניות")) == {"iran"}
+    # the cue רחפן (drone) starts רחפנים
+    result = matcher.match("מדריכים איראנים מאמנים טייסי רחפנים רוסים.")
+    assert (result.on_topic, result.rule) == (True, "cooperation_in_sentence: רחפנים")
