@@ -25,7 +25,8 @@ KIND_BONUS = {"designator": 1.0, "acronym": 0.5, "quoted": 0.5, "ngram": 0.0}
 _DESIGNATOR = re.compile(r"\b[A-Z][A-Za-z]{0,11}[-‐‑–](?:[A-Z]?\d{1,4}[A-Za-z]?|[IVX]{1,4})\b")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}(?:[-/&][A-Z0-9]{1,6})*(?=s?\b)")
 _QUOTED = re.compile(r"\"([^\"\n]{3,60})\"|“([^”\n]{3,60})”|«([^»\n]{3,60})»|‘([^’\n]{3,60})’")
-_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’]*(?:-[\w'’]+)*")
+# a hyphen or dash joins the words of one name ("North–South" is one word of the corridor)
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’]*(?:[-‐‑–][\w'’]+)*")
 # Lower-case words allowed inside a name ("Center for a New American Security").
 _CONNECTORS = frozenset({"of", "for", "de", "al", "bin", "ibn", "el", "a"})
 _MODIFIERS = ("-backed", "-made", "-built", "-linked", "-supported", "-aligned", "-led",
