@@ -14,7 +14,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
+
+from babel import Locale
 
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.matcher import Matcher, alias_variants, sentence_around
@@ -186,6 +189,74 @@ def rank_candidates(docs: Sequence[tuple[str, str]]) -> dict[str, _Tally]:
     return tallies
 
 
+# ---------------------------------------------------------------- generic terms
+# Not worth a reviewer's or an analyst's time as a new name: country, continent and region
+# names in the nine languages (Babel's CLDR territory names), water bodies and landforms,
+# lone compass words and nationality adjectives, and runs of words inside a catalogue
+# name or alias ("Islamic" of the Islamic Republic, "International North" of the corridor).
+_NATIONALITY_SUFFIXES = ("ian", "ean", "ern", "ese", "ish", "can", "ani", "ic")
+_LANGUAGES = ("en", "ru", "uk", "fa", "ar", "de", "fr", "tr", "he")
+# a word of a water body or landform ends the question: "Black Sea", "Suez Canal", "Gulf"
+_GEOGRAPHY_WORDS = frozenset({
+    "sea", "seas", "ocean", "gulf", "strait", "straits", "river", "canal", "bay", "lake",
+    "delta", "basin", "channel", "peninsula", "mountains", "desert", "coast",
+})  # fmt: skip
+# seas and rivers named without their class noun
+_WATERS = frozenset({
+    "volga", "kama", "danube", "dnieper", "dniester", "ural", "amur", "euphrates", "tigris",
+    "nile", "baltic", "mediterranean", "adriatic", "aegean", "caribbean", "arctic", "atlantic",
+    "pacific", "antarctic",
+})  # fmt: skip
+_COMPASS = frozenset({
+    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "central",
+    "northeast", "northwest", "southeast", "southwest",
+})  # fmt: skip
+_ALIAS_PARTS: dict[str, frozenset[str]] = {}
+
+
+@lru_cache(maxsize=1)
+def _territory_names() -> frozenset[str]:
+    """Normalised country, continent and region names in the nine languages (CLDR)."""
+    names: set[str] = set()
+    for language in _LANGUAGES:
+        names.update(normalize_alias(name) for name in Locale.parse(language).territories.values())
+    return frozenset(names - {""})
+
+
+def alias_parts(catalogue: Catalogue) -> frozenset[str]:
+    """Every run of whole words inside a catalogue name or alias (normalised), per version."""
+    parts = _ALIAS_PARTS.get(catalogue.version)
+    if parts is None:
+        found: set[str] = set()
+        for entity in catalogue.entities:
+            for alias in (entity.name, *entity.aliases, *entity.case_sensitive_aliases):
+                words = normalize_alias(alias).replace("\x00", " ").split()
+                for size in range(1, min(len(words), 8) + 1):
+                    found.update(
+                        " ".join(words[i : i + size]) for i in range(len(words) - size + 1)
+                    )
+        parts = _ALIAS_PARTS[catalogue.version] = frozenset(found)
+    return parts
+
+
+def generic_geography(key: str) -> bool:
+    words = key.split()
+    singular = key[:-1] if key.endswith("s") else key
+    return (
+        key in _territory_names()
+        or singular in _territory_names()
+        or any(word in _GEOGRAPHY_WORDS or word in _WATERS for word in words)
+        or (len(words) == 1 and key in _COMPASS)
+    )
+
+
+def generic_term(key: str) -> bool:
+    """Geography, or a lone compass word or nationality adjective ("Western", "Islamic")."""
+    if generic_geography(key):
+        return True
+    return " " not in key and key.isalpha() and key.endswith(_NATIONALITY_SUFFIXES)
+
+
 def alias_index(catalogue: Catalogue) -> dict[str, str]:
     """Normalised alias variant -> entity id, for every alias of every entity."""
     index: dict[str, str] = {}
@@ -203,12 +274,17 @@ def review(
     """Ranked candidates from ``docs``, each marked in-catalogue (with its id) or new."""
     matcher = matcher or Matcher(catalogue)
     index = alias_index(catalogue)
+    parts = alias_parts(catalogue)
     rows = []
     for key, tally in rank_candidates(docs).items():
         term = sorted(tally.forms.items(), key=lambda item: (-item[1], item[0]))[0][0]
         kind = sorted(tally.kinds.items(), key=lambda item: (-item[1], item[0]))[0][0]
         count = sum(tally.forms.values())
         entity_id = index.get(key) or (index.get(key[:-1]) if key.endswith("s") else None)
+        if entity_id is None and (key in parts or generic_term(key)):
+            continue  # a piece of a catalogue name, a country, a sea, "Western"
+        if entity_id is None and kind == "acronym" and len(key) <= 2 and len(tally.docs) == 1:
+            continue  # a two-letter acronym of one seed ("BA") names nothing yet
         contains: tuple[str, ...] = ()
         if entity_id is None:
             contains = tuple(mention.entity_id for mention in matcher.match(term).mentions)

@@ -15,73 +15,21 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-
-from babel import Locale
 
 from newswatch.core.records import ArticleRecord, EmergingTermRecord
-from newswatch.extractors.derive import alias_index, rank_candidates
+from newswatch.extractors.derive import (
+    alias_index,
+    alias_parts,
+    generic_geography,
+    rank_candidates,
+)
 from newswatch.extractors.entities import Catalogue
 from newswatch.extractors.matcher import Matcher
-from newswatch.extractors.normalize import normalize_alias
 
 MAX_TERMS_PER_RUN = 100
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'-]+\b")
 # single capitalised words ending so are nationality adjectives ("European", "Western")
 _ADJECTIVE_SUFFIXES = ("ian", "ean", "ern", "ese", "ish", "can", "ani", "ic")
-_LANGUAGES = ("en", "ru", "uk", "fa", "ar", "de", "fr", "tr", "he")
-# a word of a water body or landform ends the question: "Black Sea", "Suez Canal", "Gulf"
-_GEOGRAPHY_WORDS = frozenset({
-    "sea", "seas", "ocean", "gulf", "strait", "straits", "river", "canal", "bay", "lake",
-    "delta", "basin", "channel", "peninsula", "mountains", "desert", "coast",
-})  # fmt: skip
-# seas and rivers named without their class noun
-_WATERS = frozenset({
-    "volga", "kama", "danube", "dnieper", "dniester", "ural", "amur", "euphrates", "tigris",
-    "nile", "baltic", "mediterranean", "adriatic", "aegean", "caribbean", "arctic", "atlantic",
-    "pacific", "antarctic",
-})  # fmt: skip
-_COMPASS = frozenset({
-    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "central",
-    "northeast", "northwest", "southeast", "southwest",
-})  # fmt: skip
-_ALIAS_PARTS: dict[str, frozenset[str]] = {}
-
-
-@lru_cache(maxsize=1)
-def _territory_names() -> frozenset[str]:
-    """Normalised country, continent and region names in the nine languages (CLDR)."""
-    names: set[str] = set()
-    for language in _LANGUAGES:
-        names.update(normalize_alias(name) for name in Locale.parse(language).territories.values())
-    return frozenset(names - {""})
-
-
-def _alias_parts(catalogue: Catalogue) -> frozenset[str]:
-    """Every run of whole words inside a catalogue name or alias (normalised), per version."""
-    parts = _ALIAS_PARTS.get(catalogue.version)
-    if parts is None:
-        found: set[str] = set()
-        for entity in catalogue.entities:
-            for alias in (entity.name, *entity.aliases, *entity.case_sensitive_aliases):
-                words = normalize_alias(alias).replace("\x00", " ").split()
-                for size in range(1, min(len(words), 8) + 1):
-                    found.update(
-                        " ".join(words[i : i + size]) for i in range(len(words) - size + 1)
-                    )
-        parts = _ALIAS_PARTS[catalogue.version] = frozenset(found)
-    return parts
-
-
-def _generic_geography(key: str) -> bool:
-    words = key.split()
-    singular = key[:-1] if key.endswith("s") else key
-    return (
-        key in _territory_names()
-        or singular in _territory_names()
-        or any(word in _GEOGRAPHY_WORDS or word in _WATERS for word in words)
-        or (len(words) == 1 and key in _COMPASS)
-    )
 
 
 def _common_word(term: str, kinds: Mapping[str, int], lowercase_words: set[str]) -> bool:
@@ -110,14 +58,14 @@ def emerging_terms(
     """Candidate terms in ``docs`` ((outlet, text) pairs) that are not in ``catalogue``."""
     matcher = matcher or Matcher(catalogue)
     known = alias_index(catalogue)
-    parts = _alias_parts(catalogue)
+    parts = alias_parts(catalogue)
     numbered = [(f"{index}\x1f{outlet}", text) for index, (outlet, text) in enumerate(docs)]
     lowercase_words = {word for _, text in docs for word in _LOWER_WORD.findall(text)}
     terms = []
     for key, tally in rank_candidates(numbered).items():
         if key in known or (key.endswith("s") and key[:-1] in known) or key in parts:
             continue
-        if _generic_geography(key):
+        if generic_geography(key):
             continue
         count = sum(tally.forms.values())
         if count < min_count:

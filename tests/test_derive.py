@@ -120,3 +120,9 @@ def test_cli_reports_a_broken_catalogue_with_exit_78(
     assert f"{bad}:2" in capsys.readouterr().err
     assert main(["entities", "check"]) == 0
     assert "entities" in capsys.readouterr().out
+
+
+def test_derive_lists_no_generic_words_or_pieces_of_catalogue_names(seed_rows) -> None:  # type: ignore[no-untyped-def]
+    new = [row.term for row in seed_rows if row.entity_id is None][:20]
+    # before issue 18 the top new candidates were Western, West, UAV, Iran-Russia, Islamic, BA
+    assert not {"Western", "West", "Islamic", "BA", "Iran-Russia", "UAV"} & set(new), new
