@@ -30,6 +30,7 @@ from newswatch.core.errors import ConfigError, NewswatchError, PrefectApiLost, W
 COMMAND_MODULES = (
     "newswatch.commands.run",
     "newswatch.commands.sql",
+    "newswatch.commands.attach",
     "newswatch.commands.trends",
     "newswatch.commands.search",
     "newswatch.commands.sources",

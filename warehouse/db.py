@@ -36,6 +36,7 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoload_known_extensions": False,
 }
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+LAKE_SUFFIX = ".lake.sqlite"  # a --db path with this ending is a lake's catalog
 _MISSING_EXTENSION = re.compile(r'Extension "[^"]*?(?P<name>\w+)\.duckdb_extension" not found')
 _NO_SPACE_MARKERS = ("No space left on device", "Disk quota exceeded", "disk is full")
 _IO_PATH = re.compile(r'(?:file|directory) "(?P<path>[^"]+)"')
@@ -56,6 +57,8 @@ def connect(
     context manager (``with connect(path) as con: ...``).
     """
     db_path = Path(db_path)
+    if is_lake_catalog(db_path):
+        return connect_lake(db_path, read_only=read_only, lock_timeout=lock_timeout)
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     elif not db_path.exists():
@@ -72,6 +75,36 @@ def connect(
             migrations.refuse_newer(con)
         else:
             migrations.apply(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def is_lake_catalog(db_path: Path | str) -> bool:
+    """A ``--db`` ending in ``.lake.sqlite`` is a DuckLake (``warehouse/lake.py``)."""
+    return str(db_path).endswith(LAKE_SUFFIX)
+
+
+def connect_lake(
+    catalog: Path, *, read_only: bool = False, lock_timeout: float = 30.0
+) -> duckdb.DuckDBPyConnection:
+    """The lake named by its SQLite catalog, attached and in use (so every query of the
+    package runs on it unchanged); a writer also gets its schema brought up to date.
+    Readers and writers never wait for each other; ``lock_timeout`` bounds the wait for
+    another process creating the catalog."""
+    from newswatch.warehouse.lake import LakeConfig, open_lake
+    from newswatch.warehouse.lake_schema import ensure_lake_schema
+
+    if read_only and not Path(catalog).exists():
+        raise WarehouseError(
+            f"no lake at {catalog} (the database is {DATA_HOME_RULE}): run `newswatch run "
+            "--db` with it first"
+        )
+    con = open_lake(LakeConfig.for_path(catalog), read_only=read_only, wait=lock_timeout)
+    try:
+        if not read_only:
+            ensure_lake_schema(con)
     except BaseException:
         con.close()
         raise

@@ -41,7 +41,7 @@ from typing import Literal, TypeVar
 import duckdb
 
 from newswatch.core.errors import WarehouseError
-from newswatch.warehouse.db import open_duckdb
+from newswatch.warehouse.db import LAKE_SUFFIX, open_duckdb
 from newswatch.warehouse.extensions import extension_path, load_statement, sql_string
 
 CatalogKind = Literal["sqlite", "postgres"]
@@ -84,6 +84,23 @@ class LakeConfig:
     def embedded(cls, home: Path) -> LakeConfig:
         """The default lake under a data directory: a SQLite catalog and a local folder."""
         return cls("sqlite", str(home / "newswatch.lake.sqlite"), str(home / "lake") + "/")
+
+    @classmethod
+    def for_path(cls, catalog: Path) -> LakeConfig:
+        """The lake a ``--db`` path ending in ``.lake.sqlite`` names: that SQLite catalog,
+        its Parquet files in the ``lake/`` folder beside it (``embedded``'s layout) or, for
+        another name, in ``<name>.files/``."""
+        catalog = Path(catalog).absolute()
+        stem = catalog.name.removesuffix(LAKE_SUFFIX)
+        folder = "lake" if stem == "newswatch" else f"{stem}.files"
+        return cls("sqlite", str(catalog), str(catalog.parent / folder) + "/")
+
+
+def search_index_path(catalog: Path) -> Path:
+    """The DuckDB file beside a lake holding its BM25 index (DuckDB's FTS index cannot be
+    built on a lake table): ``x.lake.sqlite`` -> ``x.lake.search.duckdb``."""
+    catalog = Path(catalog)
+    return catalog.with_name(catalog.name.removesuffix(".sqlite") + ".search.duckdb")
 
 
 def attach_statements(config: LakeConfig, *, read_only: bool = False) -> list[str]:
@@ -129,6 +146,12 @@ def open_lake(
         con.close()
         raise
     return con
+
+
+def is_lake_connection(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con`` reads a lake (``open_lake``: the lake attached and in use)."""
+    row = con.execute("SELECT current_database()").fetchone()
+    return bool(row and row[0] == LAKE)
 
 
 def prepare_sqlite_catalog(path: Path, *, wait: float = 10.0) -> None:

@@ -34,7 +34,7 @@ import duckdb
 from newswatch.core.errors import WarehouseLocked
 from newswatch.core.records import IngestBatch
 from newswatch.warehouse import search
-from newswatch.warehouse.db import connect, describe_error
+from newswatch.warehouse.db import connect, describe_error, is_lake_catalog
 from newswatch.warehouse.load_rules import (
     DATA_ERRORS,
     FAILURE_COLUMNS,
@@ -84,7 +84,16 @@ def load_staged(
     stays locked for ``lock_timeout`` seconds nothing is touched and the report says so.
     The search index is built on the snapshot (``publish_snapshot``); ``refresh_search``
     also builds it here, in the writer's window (slow on big databases).
+    A ``db_path`` naming a lake (``*.lake.sqlite``) loads with ``lake_load`` (one lake
+    commit per batch; readers never wait, and nothing waits for them).
     """
+    if is_lake_catalog(db_path):
+        from newswatch.warehouse.lake import LakeConfig
+        from newswatch.warehouse.lake_load import load_staged_into_lake
+
+        return load_staged_into_lake(
+            LakeConfig.for_path(db_path), staging_dir, keep_loaded=keep_loaded
+        )
     swept = remove_stale_temporaries(staging_dir, writer_held=held_here(Path(staging_dir).parent))
     pending = staged_batches(staging_dir)
     if not pending:

@@ -76,13 +76,25 @@ def load_extension(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"LOAD '{path}'")  # a file path from our own install, never user input
 
 
-def has_index(con: duckdb.DuckDBPyConnection) -> bool:
+SEARCH_CATALOG = "search_index"  # a lake's index file, attached beside it (reading.py)
+
+
+def index_schema(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Where the BM25 index is: ``fts_main_articles`` in the open database (the snapshot),
+    ``search_index.fts_main_articles`` when a lake's index file is attached, else None."""
     row = con.execute(
-        "SELECT count(*) FROM duckdb_schemas() "
-        "WHERE database_name = current_database() AND schema_name = ?",
-        [INDEX_SCHEMA],
+        "SELECT database_name = current_database() FROM duckdb_schemas() "
+        "WHERE schema_name = $s AND database_name IN (current_database(), $c) "
+        "ORDER BY 1 DESC LIMIT 1",
+        {"s": INDEX_SCHEMA, "c": SEARCH_CATALOG},
     ).fetchone()
-    return bool(row and row[0])
+    if row is None:
+        return None
+    return INDEX_SCHEMA if row[0] else f"{SEARCH_CATALOG}.{INDEX_SCHEMA}"
+
+
+def has_index(con: duckdb.DuckDBPyConnection) -> bool:
+    return index_schema(con) is not None
 
 
 def refresh_index(con: duckdb.DuckDBPyConnection) -> None:
@@ -156,20 +168,21 @@ def search(
     indexed word of each phrase and a term of each prefix; then the filters and the phrase
     and prefix patterns (on title or text) run on those candidates only.
     """
-    if not has_index(con) or limit <= 0:
+    ix = index_schema(con)
+    if ix is None or limit <= 0:
         return []
     query = parse_query(text) if isinstance(text, str) else text
     filters = filters or SearchFilters()
     load_extension(con)
-    ranking = _indexed_terms(con, query.ranking_text())
-    groups = [[t] for p in query.phrases for t in _indexed_terms(con, " ".join(p))]
+    ranking = _indexed_terms(con, ix, query.ranking_text())
+    groups = [[t] for p in query.phrases for t in _indexed_terms(con, ix, " ".join(p))]
     for prefix in query.prefixes:
-        expanded = _prefix_terms(con, prefix)
+        expanded = _prefix_terms(con, ix, prefix)
         if not expanded:
             return []  # no indexed word starts so: nothing can match
         ranking += expanded
         groups.append(expanded)
-        whole = _indexed_terms(con, " ".join(_tokens(con, prefix)[:-1]))  # "shahed-1*"
+        whole = _indexed_terms(con, ix, " ".join(_tokens(con, ix, prefix)[:-1]))  # "shahed-1*"
         ranking += whole
         groups += [[t] for t in whole]
     terms = dict(ranking)  # termid -> df
@@ -192,7 +205,8 @@ def search(
         grouped=bool(groups),
         conditions=conditions,
         patterns=len(patterns),
-        by_rowid=docid_is_article_rowid(con),
+        by_rowid=ix == INDEX_SCHEMA and docid_is_article_rowid(con),
+        index=ix,
     )
     rows = con.execute(sql, params).fetchall()
     light = highlighter(query, _stems(con, query.words))
@@ -222,24 +236,26 @@ def entities_by_alias(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _indexed_terms(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int, int]]:
+def _indexed_terms(con: duckdb.DuckDBPyConnection, ix: str, text: str) -> list[tuple[int, int]]:
     """(termid, df) of the index terms of ``text``'s words (stopwords and unknown words drop)."""
     if not text.strip():
         return []
-    return [(int(t), int(df)) for t, df in con.execute(_QUERY_TERMS, {"query": text}).fetchall()]
-
-
-def _prefix_terms(con: duckdb.DuckDBPyConnection, prefix: str) -> list[tuple[int, int]]:
-    """The index terms a ``prefix*`` word stands for: terms starting with its last token or
-    with that token's stem (``factory*`` → ``factori``), the most frequent first."""
-    rows = con.execute(_PREFIX_TERMS, {"prefix": prefix, "limit": PREFIX_TERMS}).fetchall()
+    rows = con.execute(_QUERY_TERMS.format(ix=ix), {"query": text}).fetchall()
     return [(int(t), int(df)) for t, df in rows]
 
 
-def _tokens(con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
+def _prefix_terms(con: duckdb.DuckDBPyConnection, ix: str, prefix: str) -> list[tuple[int, int]]:
+    """The index terms a ``prefix*`` word stands for: terms starting with its last token or
+    with that token's stem (``factory*`` → ``factori``), the most frequent first."""
+    sql = _PREFIX_TERMS.format(ix=ix)
+    rows = con.execute(sql, {"prefix": prefix, "limit": PREFIX_TERMS}).fetchall()
+    return [(int(t), int(df)) for t, df in rows]
+
+
+def _tokens(con: duckdb.DuckDBPyConnection, ix: str, text: str) -> list[str]:
     """``text`` split as the index splits it (lower-cased)."""
     row = con.execute(
-        f"SELECT list_filter({INDEX_SCHEMA}.tokenize($t), t -> t <> '')", {"t": text}
+        f"SELECT list_filter({ix}.tokenize($t), t -> t <> '')", {"t": text}
     ).fetchone()
     return [str(t) for t in row[0]] if row and row[0] else []
 
@@ -254,22 +270,23 @@ def _stems(con: duckdb.DuckDBPyConnection, words: tuple[str, ...]) -> dict[str, 
     return {str(w): str(s) for w, s in rows}
 
 
-_QUERY_TERMS = f"""
+# {ix}: where the index is (``index_schema``)
+_QUERY_TERMS = """
 SELECT dict.termid, dict.df
-FROM {INDEX_SCHEMA}.dict AS dict
+FROM {ix}.dict AS dict
 WHERE dict.term IN (
-    SELECT stem(unnest({INDEX_SCHEMA}.tokenize($query)), 'porter')
+    SELECT stem(unnest({ix}.tokenize($query)), 'porter')
     EXCEPT
-    SELECT sw FROM {INDEX_SCHEMA}.stopwords
+    SELECT sw FROM {ix}.stopwords
 )
 """
 
-_PREFIX_TERMS = f"""
+_PREFIX_TERMS = """
 WITH token AS (
-    SELECT list_filter({INDEX_SCHEMA}.tokenize($prefix), t -> t <> '')[-1] AS t
+    SELECT list_filter({ix}.tokenize($prefix), t -> t <> '')[-1] AS t
 )
 SELECT dict.termid, dict.df
-FROM {INDEX_SCHEMA}.dict AS dict, token
+FROM {ix}.dict AS dict, token
 WHERE token.t IS NOT NULL
   AND (starts_with(dict.term, token.t) OR starts_with(dict.term, stem(token.t, 'porter')))
 ORDER BY dict.df DESC, dict.termid
@@ -301,7 +318,14 @@ def _filter_conditions(filters: SearchFilters) -> tuple[list[str], dict[str, obj
     return conditions, values
 
 
-def matches_sql(*, grouped: bool, conditions: list[str], patterns: int, by_rowid: bool) -> str:
+def matches_sql(
+    *,
+    grouped: bool,
+    conditions: list[str],
+    patterns: int,
+    by_rowid: bool,
+    index: str = INDEX_SCHEMA,
+) -> str:
     """The search statement for the parts a query uses.
 
     Scores every candidate (a document with the query's terms that, when ``grouped``, holds a
@@ -310,14 +334,14 @@ def matches_sql(*, grouped: bool, conditions: list[str], patterns: int, by_rowid
     survivors, each condition naming the candidate's score so the optimizer keeps it after
     the join instead of pushing the regex into a scan of every article's text; the best
     ``$limit`` last, and only their rows fetched whole. With neither filters nor patterns
-    the limit comes first, straight after scoring.
+    the limit comes first, straight after scoring. ``index`` is ``index_schema``'s answer.
     """
 
     def article(alias: str) -> str:
         if by_rowid:
             return f"JOIN articles AS a ON a.rowid = {alias}.docid"
         return (
-            f"JOIN {INDEX_SCHEMA}.docs AS d ON d.docid = {alias}.docid "
+            f"JOIN {index}.docs AS d ON d.docid = {alias}.docid "
             "JOIN articles AS a ON a.article_id = d.name"
         )
 
@@ -325,7 +349,7 @@ def matches_sql(*, grouped: bool, conditions: list[str], patterns: int, by_rowid
         "query_terms AS (SELECT unnest($termids) AS termid, unnest($dfs) AS df)",
         f"""tf AS (
     SELECT docid, termid, count(*) AS tf, any_value(len) AS len
-    FROM {INDEX_SCHEMA}.terms
+    FROM {index}.terms
     WHERE termid IN (SELECT termid FROM query_terms)
     GROUP BY 1, 2
 )""",
@@ -351,7 +375,7 @@ def matches_sql(*, grouped: bool, conditions: list[str], patterns: int, by_rowid
            ) AS score
     FROM tf
     JOIN query_terms AS q USING (termid)
-    CROSS JOIN {INDEX_SCHEMA}.stats AS stats
+    CROSS JOIN {index}.stats AS stats
     {"WHERE tf.docid IN (SELECT docid FROM eligible)" if grouped else ""}
     GROUP BY tf.docid
 )"""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from newswatch.core.settings import default_snapshot_path
 from newswatch.warehouse import search
-from newswatch.warehouse.db import connect, open_duckdb
+from newswatch.warehouse.db import connect, is_lake_catalog, open_duckdb
 from newswatch.warehouse.writer_lock import held_here
 
 
@@ -51,8 +51,12 @@ def publish_snapshot(
     """Replace the snapshot with a checkpointed copy of ``db_path`` (plus its BM25 index).
 
     Raises ``WarehouseLocked`` when the live file stays locked for ``lock_timeout`` seconds;
-    the previous snapshot is then left as it was.
+    the previous snapshot is then left as it was. A lake (``*.lake.sqlite``) has no
+    snapshot: readers read it live; only its index file is brought up to date
+    (``lake_search``), and only when articles changed.
     """
+    if is_lake_catalog(db_path):
+        return _publish_lake_index(Path(db_path), search_index)
     snapshot_path = Path(snapshot_path or default_snapshot_path(db_path))
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -81,6 +85,20 @@ def publish_snapshot(
         copy_seconds=copied - started,
         index_seconds=indexed - copied,
         leftovers_removed=removed,
+    )
+
+
+def _publish_lake_index(catalog: Path, search_index: bool) -> SnapshotReport:
+    from newswatch.warehouse.lake import search_index_path
+    from newswatch.warehouse.lake_search import publish_lake_index
+
+    path = search_index_path(catalog)
+    if not search_index:
+        return SnapshotReport(path, 0, 0.0, 0.0, 0.0)
+    report = publish_lake_index(catalog, path)
+    size = path.stat().st_size if path.exists() else 0
+    return SnapshotReport(
+        path, size, report.seconds, 0.0, report.seconds if report.rebuilt else 0.0
     )
 
 

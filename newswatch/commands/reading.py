@@ -36,12 +36,13 @@ def open_reader(
     """A read-only connection to the snapshot, or to the live file with ``--live``;
     ``sealed`` also cuts it off from the file system (for the user's own statements)."""
     from newswatch.warehouse import search
-    from newswatch.warehouse.db import connect, lock_down
+    from newswatch.warehouse.db import connect, is_lake_catalog, lock_down
 
     settings = settings_from_args(args)
     db_path = settings.db_path
     path = db_path
-    if not args.live:
+    lake = is_lake_catalog(db_path)  # read live: a lake never blocks its writer
+    if not args.live and not lake:
         snapshot = default_snapshot_path(db_path)
         if snapshot.exists():
             path = snapshot
@@ -52,8 +53,18 @@ def open_reader(
     con = connect(path, read_only=True, lock_timeout=10.0)
     try:
         search.load_extension(con)
+        if lake:
+            from newswatch.warehouse.lake import search_index_path
+            from newswatch.warehouse.lake_search import attach_index
+
+            attach_index(con, search_index_path(db_path))
         if sealed:
-            lock_down(con, readable=getattr(args, "allow_read", ()))
+            readable = list(getattr(args, "allow_read", ()))
+            if lake:  # the lake's own catalog and Parquet files stay readable
+                from newswatch.warehouse.lake import LakeConfig
+
+                readable += [db_path.parent, Path(LakeConfig.for_path(db_path).data_path)]
+            lock_down(con, readable=readable)
         yield con
     finally:
         con.close()

@@ -61,10 +61,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def source_path(args: argparse.Namespace) -> Path:
     """The snapshot published after each load (so a report never blocks a load), or the
-    main database with ``--live`` or when there is no snapshot yet."""
+    main database with ``--live``, when there is no snapshot yet, or when it is a lake."""
+    from newswatch.warehouse.db import is_lake_catalog
+
     settings = settings_from_args(args)
     db_path = settings.db_path
-    if args.live:
+    if args.live or is_lake_catalog(db_path):  # a lake is read live: it never blocks a load
         return db_path
     snapshot = settings.snapshot_path
     if snapshot.exists():
