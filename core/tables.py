@@ -341,6 +341,15 @@ TABLES: tuple[TableSpec, ...] = (
             _nn("decoded_at", _TZ),
         ),
     ),
+    TableSpec(  # written at load from articles.story_signature, not staged (warehouse/load.py)
+        "story_bands",
+        (
+            _nn("band", "INTEGER"),  # 0-31: the LSH band (extractors/dedup.py: band_keys)
+            _nn("key", "UBIGINT"),  # the band's two signature values as one integer
+            _nn("article_id"),
+            _nn("first_seen_at", _TZ),  # the article's, so the story window prunes old rows
+        ),
+    ),
 )
 
 TABLE_SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}

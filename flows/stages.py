@@ -207,7 +207,7 @@ def judge(
     An entry whose Google News link was decoded is judged at its publisher's URL."""
     now = datetime.now(UTC)
     prepared = prepare(gnews.followed(entries, pages), pages, articles)
-    story_rows = _story_signatures(settings, now)
+    story_rows = _story_candidates(settings, prepared.signatures, now)
     stored, alias_of_canonical = _identity_candidates(settings, prepared, now)
     previous = _previous_failures(settings, prepared.failed_links, now)
     return judge_pages(
@@ -221,10 +221,13 @@ def judge(
     )
 
 
-def _story_signatures(settings: Settings, now: datetime) -> list[tuple[str, str, tuple[int, ...]]]:
+def _story_candidates(
+    settings: Settings, signatures: Sequence[tuple[int, ...]], now: datetime
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """The stored articles of the story window sharing an LSH band with a new page."""
     try:
-        return queries.story_signatures(
-            settings.db_path, now - STORY_WINDOW, lock_timeout=read_wait(settings)
+        return queries.story_candidates(
+            settings.db_path, signatures, now - STORY_WINDOW, lock_timeout=read_wait(settings)
         )
     except WarehouseLocked as exc:
         log.warning("story signatures unavailable (%s); grouping within this run only", exc)

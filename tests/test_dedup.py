@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,36 @@ def test_index_grows_past_its_first_block() -> None:
 def test_threshold_must_be_a_fraction() -> None:
     with pytest.raises(ValueError, match="threshold"):
         StoryIndex(0.0)
+
+
+def _scan(rows: list[tuple[int, ...]], stories: list[str], probe: tuple[int, ...]) -> str | None:
+    """What the index answered before LSH: the best of every stored row."""
+    scores = [sum(a == b for a, b in zip(row, probe, strict=True)) / NUM_PERM for row in rows]
+    best = max(range(len(rows)), key=lambda i: (scores[i], -i))
+    return stories[best] if scores[best] >= STORY_THRESHOLD else None
+
+
+def test_banded_candidates_give_the_scan_s_answer_in_both_tiers() -> None:
+    """1,500 rows added in bulk (the sorted tier), then 400 assignments one by one (the
+    dict tier): each answer equals a scan of every stored row, while far fewer rows are
+    scored."""
+    rng = random.Random(5)
+    bases = [tuple(rng.getrandbits(32) for _ in range(NUM_PERM)) for _ in range(1500)]
+    index = StoryIndex(STORY_THRESHOLD)
+    rows: list[tuple[int, ...]] = []
+    stories: list[str] = []
+    for n, sig in enumerate(bases):
+        index.add(f"a{n}", f"s{n}", sig)
+        rows.append(sig)
+        stories.append(f"s{n}")
+    for n in range(400):
+        base = rows[rng.randrange(len(rows))]
+        kept = rng.choice((0.3, 0.45, 0.6, 0.9))  # below and above the threshold
+        probe = tuple(v if rng.random() < kept else rng.getrandbits(32) for v in base)
+        expected = _scan(rows, stories, probe)
+        assert index.match(probe) == expected, n
+        story = index.assign(f"b{n}", probe)
+        assert story == (expected or f"b{n}")
+        rows.append(probe)
+        stories.append(story)
+    assert index.candidates_scored < 400 * len(rows) / 50

@@ -170,6 +170,8 @@ def _disk_shortfall(db_path: Path, batches: list[Path]) -> str | None:
 def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> Added:
     con.execute("BEGIN TRANSACTION")
     try:
+        if "articles" in staged.rows:
+            con.execute(_INSERT_STORY_BANDS, {"file": str(staged.file("articles"))})
         added = write_batch(con, staged, _STATEMENTS)
         con.execute("COMMIT")
     except BaseException:
@@ -182,7 +184,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> Added:
 def load_entities(
     con: duckdb.DuckDBPyConnection, entities: Iterable[Mapping[str, object]], version: str
 ) -> int:
-    """Upsert catalogue entities (dicts with id, name, type, side); returns rows given."""
+    """Upsert catalogue entities (dicts with id, name, type, side); returns rows given.
+    A MERGE, not ``ON CONFLICT``: the same statement runs on a lake (no unique keys)."""
     rows = [
         (
             str(e["id"]),
@@ -197,15 +200,21 @@ def load_entities(
     ids, names, types, sides = (list(column) for column in zip(*rows, strict=True))
     con.execute(
         """
-        INSERT INTO entities (entity_id, name, type, side, catalogue_version, updated_at)
-        SELECT * FROM (
-            SELECT unnest($ids) AS entity_id, unnest($names) AS name, unnest($types) AS type,
-                   unnest($sides) AS side, $version AS catalogue_version, $now AS updated_at
-        )
-        QUALIFY row_number() OVER (PARTITION BY entity_id) = 1
-        ON CONFLICT (entity_id) DO UPDATE SET
-            name = excluded.name, type = excluded.type, side = excluded.side,
-            catalogue_version = excluded.catalogue_version, updated_at = excluded.updated_at
+        MERGE INTO entities USING (
+            SELECT * FROM (
+                SELECT unnest($ids) AS entity_id, unnest($names) AS name,
+                       unnest($types) AS type, unnest($sides) AS side,
+                       $version AS catalogue_version, $now AS updated_at
+            )
+            QUALIFY row_number() OVER (PARTITION BY entity_id) = 1
+        ) AS given USING (entity_id)
+        WHEN MATCHED THEN UPDATE SET
+            name = given.name, type = given.type, side = given.side,
+            catalogue_version = given.catalogue_version, updated_at = given.updated_at
+        WHEN NOT MATCHED THEN INSERT
+            (entity_id, name, type, side, catalogue_version, updated_at)
+            VALUES (given.entity_id, given.name, given.type, given.side,
+                    given.catalogue_version, given.updated_at)
         """,
         {
             "ids": ids,
@@ -272,6 +281,21 @@ ON CONFLICT (article_id) DO UPDATE SET
     on_topic = excluded.on_topic,
     relevance_rule = excluded.relevance_rule,
     story_id = coalesce(articles.story_id, excluded.story_id)
+"""
+
+# The LSH band keys of the batch's new articles (extractors/dedup.py: band_keys), before
+# the upsert above makes them known: the story candidates query reads these.
+_INSERT_STORY_BANDS = """
+INSERT INTO story_bands
+SELECT unnest(range(32)) AS band,
+       unnest(list_transform(range(32),
+              b -> (story_signature[2 * b + 1] << 32) | story_signature[2 * b + 2])),
+       article_id, first_seen_at
+FROM (
+    SELECT article_id, first_seen_at, story_signature FROM read_parquet($file)
+    QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
+) AS first_rows
+WHERE len(story_signature) = 64 AND article_id NOT IN (SELECT article_id FROM articles)
 """
 
 _DELETE_MENTIONS = """

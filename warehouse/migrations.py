@@ -55,6 +55,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "published_offset",  # extractors/dates.py: the UTC offset the article's date declared
         ("ALTER TABLE articles ADD COLUMN published_offset_minutes INTEGER",),
     ),
+    Migration(
+        11,
+        "story_bands",  # extractors/dedup.py: LSH band keys of the story signatures
+        (
+            """
+            CREATE TABLE story_bands (
+                band          INTEGER NOT NULL,
+                key           UBIGINT NOT NULL,
+                article_id    VARCHAR NOT NULL,
+                first_seen_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            """
+            INSERT INTO story_bands
+            SELECT unnest(range(32)) AS band,
+                   unnest(list_transform(range(32),
+                          b -> (story_signature[2 * b + 1] << 32) | story_signature[2 * b + 2])),
+                   article_id, first_seen_at
+            FROM articles
+            WHERE len(story_signature) = 64
+            ORDER BY first_seen_at
+            """,
+        ),
+    ),
 )
 
 _VERSION_TABLE = """

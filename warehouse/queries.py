@@ -206,6 +206,74 @@ def story_signatures(
     return [(a, s, tuple(sig)) for a, s, sig in rows]
 
 
+# Stored articles sharing a band key with the probe (a registered Arrow table of the new
+# pages' keys). From story_bands (written at load, migration 11); a file without that
+# table gets the keys computed from the signatures (slower: every signature is read).
+_STORY_CANDIDATES = """
+WITH hit AS (
+    SELECT DISTINCT article_id FROM {bands} SEMI JOIN probe USING (band, key)
+)
+SELECT article_id, coalesce(story_id, article_id), story_signature
+FROM articles SEMI JOIN hit USING (article_id)
+WHERE len(story_signature) = {perm}
+ORDER BY first_seen_at, article_id
+"""
+_STORED_BANDS = "(SELECT band, key, article_id FROM story_bands WHERE first_seen_at >= $since)"
+_COMPUTED_BANDS = """(
+    SELECT unnest(range({count})) AS band,
+           unnest(list_transform(range({count}),
+                  b -> (story_signature[2 * b + 1] << 32) | story_signature[2 * b + 2])) AS key,
+           article_id
+    FROM articles
+    WHERE first_seen_at >= $since AND len(story_signature) = {perm}
+)"""
+
+
+def story_candidates(
+    db_path: Path,
+    signatures: Sequence[tuple[int, ...]],
+    since: datetime,
+    *,
+    lock_timeout: float = 30.0,
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(article_id, story_id, signature) of the articles first seen since ``since`` that
+    share an LSH band with one of ``signatures`` (``extractors/dedup.py: band_keys``): the
+    only stored articles a story assignment can pick, so the run loads those, not every
+    signature of the window. Same row shape and order as ``story_signatures``."""
+    import pyarrow as pa
+
+    from newswatch.extractors.dedup import BANDS, NUM_PERM, ROWS_PER_BAND, band_keys
+
+    assert ROWS_PER_BAND == 2, "the SQL keys are pairs of signature values"
+    bands: list[int] = []
+    keys: list[int] = []
+    for sig in signatures:
+        for band, key in enumerate(band_keys(sig)):
+            bands.append(band)
+            keys.append(key)
+    if not keys or not Path(db_path).exists():
+        return []
+    probe = pa.table({"band": pa.array(bands, pa.int32()), "key": pa.array(keys, pa.uint64())})
+    with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
+        if not has_table(con, "articles"):
+            return []
+        source = (
+            _STORED_BANDS
+            if has_table(con, "story_bands")
+            else _COMPUTED_BANDS.format(count=BANDS, perm=NUM_PERM)
+        )
+        con.register("probe", probe)
+        table = con.execute(
+            _STORY_CANDIDATES.format(bands=source, perm=NUM_PERM), {"since": since}
+        ).to_arrow_table()
+    if table.num_rows == 0:
+        return []
+    ids, stories = table.column(0).to_pylist(), table.column(1).to_pylist()
+    values = table.column(2).combine_chunks().flatten().to_numpy()
+    signatures_out = values.reshape(-1, NUM_PERM).tolist()  # one C pass, not 64 per row
+    return [(a, s, tuple(sig)) for a, s, sig in zip(ids, stories, signatures_out, strict=True)]
+
+
 @dataclass(frozen=True)
 class EntityMatch:
     """An entity a name stands for (``entity_lookup`` in ``warehouse/trends.py``)."""
