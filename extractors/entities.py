@@ -73,6 +73,7 @@ _RELEVANCE_KEYS = frozenset(
         "veto_contexts",
         "relation_cues",
         "relation_words",
+        "weak_relation_cues",
     }
 )
 
@@ -130,6 +131,9 @@ class RelevanceConfig:
     relation_cues: tuple[str, ...] = ()
     # Cues that count only as whole words (a Latin plural -s allowed): "met" (not "metal")
     relation_words: tuple[str, ...] = ()
+    # Cues that count only beside an entity more specific than a country, government or
+    # place ("jointly", "sanctions": votes and oil news join Russia and Iran with them too)
+    weak_relation_cues: tuple[str, ...] = ()
     # Words that mark sport, culture and the like: when one starts a word in the text (or
     # title), rules that are not `topic_specific` do not apply ("Iran beat Russia 3-1").
     veto_contexts: tuple[str, ...] = ()
@@ -405,6 +409,9 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
     words = raw.get("relation_words", [])
     if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
         raise fail("must be a list of non-empty strings", "relation_words")
+    weak = raw.get("weak_relation_cues", [])
+    if not isinstance(weak, list) or not all(isinstance(w, str) and w.strip() for w in weak):
+        raise fail("must be a list of non-empty strings", "weak_relation_cues")
     needs_cue = [rule.name for rule in rules if rule.require_cue]
     if needs_cue and not (cues or words):
         raise fail(f"rule {needs_cue[0]!r} requires a cue but none is listed", "relation_cues")
@@ -416,4 +423,5 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
         veto_contexts=tuple(veto),
         relation_cues=tuple(cues),
         relation_words=tuple(words),
+        weak_relation_cues=tuple(weak),
     )

@@ -72,6 +72,9 @@ LANGUAGE_SUFFIXES: dict[str, frozenset[str]] = {
     ),
 }  # fmt: skip
 _TURKISH_MIN = 4
+# entity types that are no evidence beside a weak cue (a vote "jointly", "sanctions")
+_GENERIC_TYPES = frozenset({"country", "government", "place"})
+_TOPIC_SIDES = frozenset({"russia", "iran", "proxy"})
 _HEBREW_MIN = 4
 _SUFFIXED = 1  # automaton value flags: some candidate allows a suffix after the pattern
 _MULTI_TOKEN = 2  # the pattern has an inner token boundary
@@ -145,7 +148,9 @@ class Matcher:
         self._negatives = [_terms(entity.negative_contexts) for entity in self._entities]
         self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
         relevance = self.catalogue.relevance
-        self._cues = _cue_automaton(relevance.relation_cues, relevance.relation_words)
+        self._cues = _cue_automaton(
+            relevance.relation_cues, relevance.relation_words, relevance.weak_relation_cues
+        )
         # One automaton per script mix, built on first use: a text without Cyrillic or
         # Arabic letters needs none of those patterns, and a smaller automaton walks faster.
         self._patterns = _build_patterns(self._entities)
@@ -156,6 +161,14 @@ class Matcher:
             for e in self._entities
         ]
         self._rules = {rule.name: rule for rule in config.rules}
+        # entities that back a weak cue: Russia-, Iran- or proxy-side and more specific than
+        # a country, government or place (the IRGC, Rostec, a Shahed, a minister), or a
+        # topic concept of no side (sanctions evasion, the ghost fleet; not "EU sanctions")
+        self._evidence = [
+            e.type not in _GENERIC_TYPES
+            and (e.side in _TOPIC_SIDES or (e.type == "concept" and e.side == "other"))
+            for e in self._entities
+        ]
 
     def __reduce__(self) -> tuple[type[Matcher], tuple[Catalogue]]:
         return (Matcher, (self.catalogue,))
@@ -244,7 +257,7 @@ class Matcher:
         sides = {entity.side for entity in everything}
         types = {entity.type for entity in everything}
         units: dict[str, dict[object, set[int]]] = {}
-        cues: dict[str, dict[object, str]] = {}
+        cues: dict[str, dict[object, tuple[str, bool]]] = {}
         everywhere = "title" in vetoes
         for rule in self.catalogue.relevance.rules:
             if rule.topic_specific:
@@ -260,8 +273,11 @@ class Matcher:
             if rule.within not in units:
                 units[rule.within], cues[rule.within] = self._units(found, rule.within)
             for unit, members in units[rule.within].items():
-                if rule.require_cue and unit not in cues[rule.within]:
-                    continue
+                cue = cues[rule.within].get(unit)
+                if rule.require_cue and (
+                    cue is None or (cue[1] and not any(map(self._evidence.__getitem__, members)))
+                ):
+                    continue  # no cue, or a weak one beside countries and capitals only
                 if (
                     vetoes
                     and not rule.topic_specific
@@ -277,7 +293,7 @@ class Matcher:
                 if rule.side_types:
                     chosen = [entity for entity in chosen if entity.type in rule.side_types]
                 if _rule_holds(rule, chosen):
-                    return total, rule, cues[rule.within].get(unit) if rule.require_cue else None
+                    return total, rule, cue[0] if rule.require_cue and cue else None
         return total, None, None
 
     @staticmethod
@@ -291,9 +307,10 @@ class Matcher:
 
     def _units(
         self, found: _Found, within: str
-    ) -> tuple[dict[object, set[int]], dict[object, str]]:
+    ) -> tuple[dict[object, set[int]], dict[object, tuple[str, bool]]]:
         """Entity indexes per unit (sentence / paragraph / the whole text; the title is a
-        unit of its own) and the first relation cue of each unit that has one."""
+        unit of its own) and the first relation cue of each unit that has one, as (word as
+        written, weak); a unit's first strong cue wins over a weak one."""
         text, norm = found.text, found.norm
         breaks = found.breaks_of(within) if within != "text" else []
         members: dict[object, set[int]] = {}
@@ -303,18 +320,19 @@ class Matcher:
                 members.setdefault(unit, set()).add(index)
         if found.titled:
             members.setdefault("title", set()).update(found.titled)
-        cues: dict[object, str] = {}
-        for start, end in _cue_spans(self._cues, norm.text):
+        cues: dict[object, tuple[str, bool]] = {}
+        for start, end, weak in _cue_spans(self._cues, norm.text):
             o_start = norm.to_original(start)
             unit = bisect_right(breaks, o_start)
-            if unit in members and unit not in cues:
-                cues[unit] = _word_at(text, o_start, norm.to_original(end - 1) + 1)
+            if unit in members and (unit not in cues or (cues[unit][1] and not weak)):
+                cues[unit] = (_word_at(text, o_start, norm.to_original(end - 1) + 1), weak)
         title_norm = found.title_norm
         if title_norm is not None and "title" in members:
-            for start, end in _cue_spans(self._cues, title_norm.text):
+            for start, end, weak in _cue_spans(self._cues, title_norm.text):
+                if "title" in cues and (weak or not cues["title"][1]):
+                    continue
                 o_start, o_end = title_norm.span_to_original(start, end)
-                cues["title"] = _word_at(found.title, o_start, o_end)
-                break
+                cues["title"] = (_word_at(found.title, o_start, o_end), weak)
         return members, cues
 
     def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
@@ -703,17 +721,18 @@ def _alnum(text: str) -> str:
 
 
 def _cue_automaton(
-    cues: tuple[str, ...], words: tuple[str, ...] = ()
+    cues: tuple[str, ...], words: tuple[str, ...] = (), weak: tuple[str, ...] = ()
 ) -> ahocorasick.Automaton | None:
-    """Finder for the relation cues (word starts) and relation words (whole words); an
-    Arabic-script cue also with an attached proclitic, a Hebrew one with its prefixes.
-    Values: (the cue's length with its prefix, whole word only)."""
-    terms = [(term, False) for term in _with_hebrew_inner_form(_terms(cues))]
-    terms += [(term, True) for term in _terms(words)]
+    """Finder for the relation cues (word starts), relation words (whole words) and weak
+    cues (word starts); an Arabic-script cue also with an attached proclitic, a Hebrew one
+    with its prefixes. Values: (the cue's length with its prefix, whole word, weak)."""
+    terms = [(term, False, False) for term in _with_hebrew_inner_form(_terms(cues))]
+    terms += [(term, True, False) for term in _terms(words)]
+    terms += [(term, False, True) for term in _with_hebrew_inner_form(_terms(weak))]
     if not terms:
         return None
     automaton = ahocorasick.Automaton()
-    for term, whole in terms:
+    for term, whole, is_weak in terms:
         if _ARABIC_LETTER.search(term):
             prefixes: tuple[str, ...] = ("", *ARABIC_PREFIXES)
         elif _HEBREW_LETTER.search(term):
@@ -722,18 +741,19 @@ def _cue_automaton(
             prefixes = ("",)
         for prefix in prefixes:
             for lead in (SOFT, HARD):
-                automaton.add_word(lead + prefix + term, (len(prefix) + len(term), whole))
+                key = lead + prefix + term
+                automaton.add_word(key, (len(prefix) + len(term), whole, is_weak))
     automaton.make_automaton()
     return automaton
 
 
-def _cue_spans(automaton: ahocorasick.Automaton | None, text: str) -> list[tuple[int, int]]:
-    """Normalised [start, end) of each cue that starts a word of ``text``."""
+def _cue_spans(automaton: ahocorasick.Automaton | None, text: str) -> list[tuple[int, int, bool]]:
+    """Normalised [start, end) of each cue that starts a word of ``text``, and weak."""
     if automaton is None:
         return []
     return [
-        (last + 1 - length, last + 1)
-        for last, (length, whole) in automaton.iter(text)
+        (last + 1 - length, last + 1, weak)
+        for last, (length, whole, weak) in automaton.iter(text)
         if not whole or _right_boundary_ok(text, last + 1, LATIN_PLURALS)
     ]
 

@@ -374,3 +374,21 @@ def test_hebrew_final_letters_take_their_regular_form_before_an_ending(matcher: 
     # the cue רחפן (drone) starts רחפנים
     result = matcher.match("מדריכים איראנים מאמנים טייסי רחפנים רוסים.")
     assert (result.on_topic, result.rule) == (True, "cooperation_in_sentence: רחפנים")
+
+
+@pytest.mark.parametrize(
+    ("text", "on_topic"),
+    [
+        # "jointly" and "sanctions" also join Russia and Iran in votes, research and oil news
+        ("Russland und Iran stimmten in der UN gemeinsam mit China gegen die Resolution.", False),
+        ("Forscher aus Russland und dem Iran untersuchen gemeinsam das Kaspische Meer.", False),
+        ("Traders cited new sanctions on Iran's tankers and Russian export data.", False),
+        # beside a Russia- or Iran-side entity more specific than a country they count
+        ("Rostec and Iran set up a joint venture.", True),
+        ("Russia's shadow fleet learns from Iran's sanctions evasion.", True),
+        # and a strong cue in the sentence decides anyway
+        ("Russia and Iran held joint naval drills.", True),
+    ],
+)
+def test_weak_cues_need_specific_evidence(matcher: Matcher, text: str, on_topic: bool) -> None:
+    assert matcher.match(text).on_topic is on_topic
