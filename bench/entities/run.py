@@ -41,7 +41,14 @@ from newswatch.extractors.normalize import normalize_alias  # noqa: E402
 
 SHARED = Path(os.environ.get("NEWSWATCH_SHARED_DIR", REPO.parent / "shared"))
 COMMAND = "python bench/entities/run.py"
-_SPLIT_ORDER = {"dev": "0", "heldout": "1", "fresh": "2", "fresh2": "3", "fresh3": "4"}
+_SPLIT_ORDER = {
+    "dev": "0",
+    "heldout": "1",
+    "fresh": "2",
+    "fresh2": "3",
+    "fresh3": "4",
+    "fresh4": "5",
+}
 
 
 def load_labelled(
