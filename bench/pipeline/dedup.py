@@ -184,6 +184,7 @@ def main() -> None:
     print(f"\n## 2. Time per article with {args.stored} stored signatures in the index")
     started = time.perf_counter()
     lsh = filled(StoryIndex(), stored)
+    lsh.candidates(tuple(stored[0].tolist()))  # the first lookup sorts the bulk of the keys
     lsh_build = time.perf_counter() - started
     rss_lsh = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     scan = filled(ScanIndex(), stored)
@@ -219,6 +220,7 @@ def main() -> None:
         new_index = StoryIndex()
         for article, story, sig in candidates:
             new_index.add(article, story, sig)
+        new_index.candidates(batch[0])  # builds its sorted tier
         new_load = time.perf_counter() - started
         with connect(db, read_only=True) as con:
             stored_rows = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
