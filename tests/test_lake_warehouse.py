@@ -109,6 +109,12 @@ def test_a_run_loads_into_the_lake_while_a_reader_holds_a_transaction_open(
     assert found.returncode == 0, found.stderr
     assert "[ghost fleet]" in found.stdout and "hit(s)" in found.stdout
 
+    # the other writers run on the lake too (MERGE / anti-join, no ON CONFLICT)
+    rematch = cli("entities", "rematch", "--db", str(lake), env=env, cwd=tmp_path)
+    assert rematch.returncode == 0 and "no change" in rematch.stdout, rematch.stderr
+    reset = cli("sources", "reset", "--all", "--db", str(lake), env=env, cwd=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+
     index = tmp_path / "data" / "newswatch.lake.search.duckdb"
     built = index.stat().st_mtime_ns
     again = cli("run", "--sample", "--db", str(lake), env=env, cwd=tmp_path)

@@ -37,7 +37,8 @@ def publishers(
 def record(
     db_path: Path, decoded: Sequence[tuple[str, str, datetime]], *, lock_timeout: float = 30.0
 ) -> int:
-    """Cache (link, publisher URL, decoded at) rows; returns how many were new."""
+    """Cache (link, publisher URL, decoded at) rows; returns how many were new. New links
+    by anti-join, not ``ON CONFLICT``: the statement runs on a lake too (no unique keys)."""
     if not decoded:
         return 0
     first = {link: (link, url, when) for link, url, when in reversed(decoded)}
@@ -47,8 +48,10 @@ def record(
         con.execute(
             """
             INSERT INTO gnews_links (link, publisher_url, decoded_at)
-            SELECT * FROM (SELECT unnest($links), unnest($urls), unnest($times))
-            ON CONFLICT DO NOTHING
+            SELECT * FROM (
+                SELECT unnest($links) AS link, unnest($urls), unnest($times)
+            ) AS given
+            WHERE given.link NOT IN (SELECT link FROM gnews_links)
             """,
             {"links": links, "urls": urls, "times": times},
         )

@@ -64,7 +64,11 @@ def write_rematch(
             """
             UPDATE articles SET relevance = v.relevance, on_topic = v.on_topic,
                                 relevance_rule = v.relevance_rule
-            FROM rematch_verdicts AS v WHERE articles.article_id = v.article_id
+            FROM rematch_verdicts AS v
+            WHERE articles.article_id = v.article_id
+              AND (articles.relevance IS DISTINCT FROM v.relevance
+                   OR articles.on_topic IS DISTINCT FROM v.on_topic
+                   OR articles.relevance_rule IS DISTINCT FROM v.relevance_rule)
             """
         )
         con.execute(
@@ -112,15 +116,20 @@ def record_catalogue_version(
     summary: dict[str, object],
     now: datetime,
 ) -> None:
-    """Insert or refresh the ``catalogue_versions`` row of ``catalogue``."""
+    """Insert or refresh the ``catalogue_versions`` row of ``catalogue`` (a MERGE: it runs
+    on a lake too)."""
     con.execute(
         """
-        INSERT INTO catalogue_versions (version, path, entities, recorded_at, recorded_by, summary)
-        VALUES ($version, $path, $entities, $now, $by, $summary)
-        ON CONFLICT (version) DO UPDATE SET
-            path = excluded.path, entities = excluded.entities,
-            recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by,
-            summary = excluded.summary
+        MERGE INTO catalogue_versions USING (
+            SELECT $version AS version, $path AS path, $entities AS entities,
+                   $now AS recorded_at, $by AS recorded_by, $summary AS summary
+        ) AS given USING (version)
+        WHEN MATCHED THEN UPDATE SET
+            path = given.path, entities = given.entities, recorded_at = given.recorded_at,
+            recorded_by = given.recorded_by, summary = given.summary
+        WHEN NOT MATCHED THEN INSERT (version, path, entities, recorded_at, recorded_by, summary)
+            VALUES (given.version, given.path, given.entities, given.recorded_at,
+                    given.recorded_by, given.summary)
         """,
         {
             "version": catalogue.version,
