@@ -48,6 +48,7 @@ _SPLIT_ORDER = {
     "fresh2": "3",
     "fresh3": "4",
     "fresh4": "5",
+    "fresh5": "6",
 }
 
 
@@ -207,7 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         default=HERE / "labelled.jsonl",
         help="JSONL of snippets to score (default: bench/entities/labelled.jsonl)",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated splits to score (default: all); e.g. --only dev while tuning",
+    )
+    parser.add_argument(
+        "--by-language",
+        default="heldout,fresh5,all",
+        help="comma-separated splits printed per language (default: heldout,fresh5,all)",
+    )
     args = parser.parse_args(argv)
+    only = {split for split in args.only.split(",") if split}
 
     start = time.perf_counter()
     catalogue = load_catalogue()
@@ -223,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rows = load_labelled(args.labelled, catalogue)
+    if only:
+        rows = [row for row in rows if row["split"] in only]
     splits = sorted(
         {str(row["split"]) for row in rows}, key=lambda s: (_SPLIT_ORDER.get(s, "9"), s)
     )
@@ -241,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             for error in figures["errors"]:  # type: ignore[union-attr]
                 print("   ", json.dumps(error, ensure_ascii=False))
 
-    for split in ("heldout", "all"):
+    for split in [s for s in args.by_language.split(",") if s]:
         chosen = [row for row in rows if split == "all" or row["split"] == split]
+        if not chosen:
+            continue
         languages = sorted({str(row["lang"]) for row in chosen})
         print(f"by language, {split}: lang  snippets  precision  recall  on-topic  wrong-on-traps")
         per_language: dict[str, object] = {}
