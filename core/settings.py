@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
+from newswatch.core.cpus import available_cpus
+
 # The directory holding the installed ``newswatch/`` package: the checkout itself in the
 # README's editable install (see is_checkout), site-packages in a wheel install. (This file
 # is core/settings.py in a checkout but newswatch/core/settings.py in a wheel, so the root
@@ -79,7 +81,7 @@ class Settings:
     # Hosts/networks allowed despite the SSRF guard, e.g. ("127.0.0.1",) for tests and the
     # offline sample. Empty: every private/loopback/link-local address is refused.
     allow_private: tuple[str, ...] = ()
-    extract_workers: int = 0  # 0 = os.cpu_count()
+    extract_workers: int = 0  # 0 = the CPUs this process may use (core/cpus.py)
     feed_parse_timeout: float = 20.0
     max_entries_per_feed: int = 500
     # adaptive polling (newswatch watch): a healthy feed's next poll is clamped to this range
@@ -136,7 +138,7 @@ class Settings:
 
     @property
     def workers(self) -> int:
-        return self.extract_workers or os.cpu_count() or 1
+        return self.extract_workers or available_cpus()
 
     @property
     def staging_dir(self) -> Path:

@@ -243,3 +243,17 @@ def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     step = max(1, size)
     for start in range(0, len(items), step):
         yield list(items[start : start + step])
+
+
+# What a dropped body becomes: the rest of a run reads a page's body only to tell a blank
+# one from a non-blank one (``page_retry.page_error``), so a non-blank body is kept as this.
+DROPPED_BODY = b"(body dropped after extraction)"
+
+
+def without_bodies(pages: Sequence[PageFetch]) -> list[PageFetch]:
+    """``pages`` once extracted, their bodies dropped (a blank body is kept as it is), so
+    a streamed run holds one chunk's bytes at a time, not the whole batch's."""
+    return [
+        replace(page, body=DROPPED_BODY) if page.body and page.body.strip() else page
+        for page in pages
+    ]

@@ -11,6 +11,11 @@ A worker that dies (segfault in a C extension, out of memory) breaks the whole p
 that failed are split in half and retried on a fresh pool; every round halves them, so there
 are at most log2(chunk size) + 1 rounds. Single pages still caught in a broken pool are then
 run each on a pool of its own: the one that crashes there becomes status ``error``.
+
+Inside ``kept_open()`` the first round of every call shares one pool (per worker count),
+shut down when the block ends: a run that extracts its pages chunk after chunk starts its
+workers once, not once per chunk. A kept pool that broke is dropped; the retry rounds use
+fresh pools as above.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from multiprocessing.context import BaseContext
 from typing import TypeVar
 
@@ -41,6 +47,56 @@ CHUNKS_PER_WORKER = 4
 PRELOAD = ["newswatch.extractors.pages"]
 
 Page = tuple[PageFetch, FeedEntry | None]
+
+_kept_lock = threading.Lock()
+_kept_pools: dict[int, ProcessPoolExecutor] = {}  # worker count -> the pool kept open
+_keeping = 0  # how many kept_open() blocks are open
+
+
+@contextmanager
+def kept_open() -> Iterator[None]:
+    """Keep the pools this block's calls start, for the next call (see the module doc)."""
+    global _keeping
+    with _kept_lock:
+        _keeping += 1
+    try:
+        yield
+    finally:
+        with _kept_lock:
+            _keeping -= 1
+            pools = list(_kept_pools.values()) if _keeping == 0 else []
+            if _keeping == 0:
+                _kept_pools.clear()
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _first_round_pool(workers: int) -> tuple[ProcessPoolExecutor, bool]:
+    """The pool for a call's first round, and whether it is a kept one."""
+    with _kept_lock:
+        if not _keeping:
+            return _new_pool(workers), False
+        pool = _kept_pools.get(workers)
+        if pool is None:
+            pool = _kept_pools[workers] = _new_pool(workers)
+        return pool, True
+
+
+def _drop_kept(pool: ProcessPoolExecutor) -> None:
+    with _kept_lock:
+        for workers, kept in list(_kept_pools.items()):
+            if kept is pool:
+                del _kept_pools[workers]
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def extract_many(items: Sequence[Page], workers: int) -> list[ExtractedArticle]:
@@ -66,18 +122,23 @@ def map_chunks(
     size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
     pending = [(start, items[start : start + size]) for start in range(0, len(items), size)]
     suspects: list[int] = []
+    first_round = True
     while pending:
         failed: list[tuple[int, list[Item], BaseException]] = []
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_context(),
-            initializer=exit_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
-            futures: dict[Future[list[Result]], tuple[int, list[Item]]] = {
-                pool.submit(func, chunk): (start, chunk) for start, chunk in pending
-            }
+        pool, kept = _first_round_pool(workers) if first_round else (_new_pool(workers), False)
+        first_round = False
+        owned: AbstractContextManager[object] = nullcontext() if kept else pool
+        with owned:
+            try:
+                futures: dict[Future[list[Result]], tuple[int, list[Item]]] = {
+                    pool.submit(func, chunk): (start, chunk) for start, chunk in pending
+                }
+            except BrokenProcessPool:  # a kept pool that broke in an earlier call
+                _drop_kept(pool)
+                continue  # the same chunks on a fresh pool
             wait(futures)
+        if kept and any(isinstance(f.exception(), BrokenProcessPool) for f in futures):
+            _drop_kept(pool)
         for future, (start, chunk) in futures.items():
             error = future.exception()
             if error is None:

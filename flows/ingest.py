@@ -1,8 +1,13 @@
 """The ``ingest`` flow: feeds -> new entries -> pages -> articles -> matches -> DuckDB.
 
-Nine coarse tasks, each over the whole batch (poll, select, fetch, extract, match, raise
-alerts, stage, load, send alerts). Parameters are paths and names only
-(flow-run parameters must stay small); page bodies never leave the process.
+Coarse tasks (poll, select, fetch, extract, match, raise alerts, stage, load, send
+alerts). Fetch and extract run chunk by chunk (``STREAM_CHUNK`` entries): a chunk's page
+bodies are dropped once it is extracted, so the bytes held do not grow with the batch,
+and the extraction workers are started once for all chunks (``pool.kept_open``). Flow
+parameters are paths and names only (flow-run parameters must stay small); page bodies
+never leave the process. Lists passed to tasks are ``quote``d: Prefect does not walk them
+(``visit_collection`` over every record, for dependency tracking, cost seconds per 1,000
+pages).
 
 The run's Prefect state tells the truth about its purpose: it ends **Failed**, with the
 reason as the state message, when every polled source failed (at least one was polled) or
@@ -16,19 +21,31 @@ data is an :class:`IngestFailed` carrying the same summary, so an in-process cal
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.states import Failed
+from prefect.utilities.annotations import quote
 
 from newswatch.core.errors import NewswatchError
+from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.core.settings import DEFAULT_ALERTS, DEFAULT_SOURCES, Settings
 from newswatch.core.summaries import IngestSummary
+from newswatch.extractors import pool
 from newswatch.extractors.alerts import load_alert_config
-from newswatch.extractors.batch import assemble, failed_feeds, ingest_batch, run_record
+from newswatch.extractors.batch import (
+    assemble,
+    chunks,
+    failed_feeds,
+    ingest_batch,
+    run_record,
+    without_bodies,
+)
 from newswatch.extractors.entities import load_catalogue
 from newswatch.extractors.sources import load_sources
 from newswatch.flows import stages, tasks
@@ -36,6 +53,30 @@ from newswatch.flows.alerting import SendReport
 from newswatch.flows.writer import one_writer
 from newswatch.warehouse.load import LoadReport
 from newswatch.warehouse.staging import staged_batches
+
+T = TypeVar("T")
+STREAM_CHUNK = 200  # entries fetched and extracted at a time
+
+
+def quoted(value: T) -> T:
+    """``value`` for a task parameter that Prefect passes on without walking it (the task
+    gets ``value`` itself; typed as the value so the task's signature still checks)."""
+    return cast(T, quote(value))
+
+
+def fetch_and_extract(
+    entries: Sequence[FeedEntry], settings: Settings
+) -> tuple[list[PageFetch], list[ExtractedArticle]]:
+    """The fetch and extract tasks chunk by chunk; the pages come back without bodies."""
+    pages: list[PageFetch] = []
+    articles: list[ExtractedArticle] = []
+    with pool.kept_open():
+        for chunk in chunks(entries, STREAM_CHUNK):
+            fetched = tasks.fetch_pages(quoted(chunk), settings)
+            articles += tasks.extract_articles(quoted(fetched), quoted(chunk), settings)
+            pages += without_bodies(fetched)
+            del fetched
+    return pages, articles
 
 
 class IngestFailed(NewswatchError):
@@ -118,15 +159,21 @@ def ingest(
     alert_config = load_alert_config(Path(alerts)).with_extra_channels(alerts_to or [])
     source_list = [s for s in load_sources(Path(sources)) if s.enabled]
 
-    outcome = tasks.poll_feeds(source_list, settings, respect_cadence, max_feeds, force)
-    entries = tasks.select_new_entries(outcome.polls, settings)
-    pages = tasks.fetch_pages(entries, settings)
-    articles = tasks.extract_articles(pages, entries, settings)
-    judged = tasks.match_and_group(entries, pages, articles, entity_catalogue, settings)
+    outcome = tasks.poll_feeds(quoted(source_list), settings, respect_cadence, max_feeds, force)
+    entries = tasks.select_new_entries(quoted(outcome.polls), settings)
+    pages, articles = fetch_and_extract(entries, settings)
+    judged = tasks.match_and_group(
+        quoted(entries), quoted(pages), quoted(articles), entity_catalogue, settings
+    )
 
     assembled = assemble(judged, source_list, started_at)
+    del judged, pages, articles
     raised = tasks.raise_alerts(
-        alert_config, assembled.articles, assembled.mentions, entity_catalogue, settings
+        alert_config,
+        quoted(assembled.articles),
+        quoted(assembled.mentions),
+        entity_catalogue,
+        settings,
     )
     raised += stages.feed_health_alerts(
         alert_config, outcome.states, source_list, assembled.articles, settings
@@ -135,8 +182,10 @@ def ingest(
         assembled, started_at, entity_catalogue, settings, flow_run.get_id(), outcome.polls
     )
     tasks.stage(
-        ingest_batch(
-            assembled, run, entity_catalogue, source_list, outcome.polls, outcome.states, raised
+        quoted(
+            ingest_batch(
+                assembled, run, entity_catalogue, source_list, outcome.polls, outcome.states, raised
+            )
         ),
         settings,
     )

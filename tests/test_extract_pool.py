@@ -10,7 +10,7 @@ from pathlib import Path
 
 from newswatch.core.records import FeedEntry, PageFetch
 from newswatch.extractors.pool import _context as pool_context
-from newswatch.extractors.pool import extract_many, map_chunks
+from newswatch.extractors.pool import extract_many, kept_open, map_chunks
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -92,3 +92,38 @@ def test_threaded_caller_gets_the_same_results(corpus_dir: Path) -> None:
         stop.set()
         helper.join()
     assert pooled == extract_many(items, 1)
+
+
+def worker_pids(chunk: list[str]) -> list[int]:
+    return [os.getpid() for _ in chunk]
+
+
+def test_kept_open_reuses_one_pool_across_calls_and_closes_it_after() -> None:
+    items = [str(number) for number in range(16)]
+    with kept_open():
+        first = set(map_chunks(worker_pids, items, 2, on_failure=lambda item, error: 0))
+        second = set(map_chunks(worker_pids, items, 2, on_failure=lambda item, error: 0))
+    third = set(map_chunks(worker_pids, items, 2, on_failure=lambda item, error: 0))
+    assert os.getpid() not in first
+    assert second <= first  # the same worker processes answered both calls
+    assert not third & first  # after the block, a fresh pool
+    for pid in first:  # the kept workers were shut down with the block
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+def test_a_crash_in_a_kept_pool_marks_only_the_culprit_and_the_next_call_works() -> None:
+    items = [f"page{number}" for number in range(40)]
+    items[17] = "poison"
+    with kept_open():
+        results = map_chunks(crash_on_poison, items, 2, on_failure=lambda i, e: f"failed:{i}")
+        again = map_chunks(crash_on_poison, ["a", "b", "c"], 2, on_failure=lambda i, e: "x")
+    assert results[17] == "failed:poison"
+    assert results[:17] == [item.upper() for item in items[:17]]
+    assert again == ["A", "B", "C"]

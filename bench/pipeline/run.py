@@ -177,6 +177,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument("--hosts", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the run's folder")
+    parser.add_argument(
+        "--no-bare", action="store_true", help="skip bare trafilatura (a memory-only run)"
+    )
     args = parser.parse_args()
     cores = available_cores()
     site = corpus_site(args.pages, args.feeds, args.hosts)
@@ -184,11 +187,14 @@ def main() -> None:
     print("# bench/pipeline - reproduce: python -m bench.pipeline.run " + " ".join(sys.argv[1:]))
     print(f"{args.pages} pages ({megabytes:.0f} MB) behind {args.feeds} feeds; {cores} cores")
 
-    bare_one = bare_seconds(list(site.pages), 1)
-    bare_all = bare_seconds(list(site.pages), cores)
-    one_rate, all_rate = args.pages / bare_one, args.pages / bare_all
-    print(f"bare trafilatura, 1 process:  {one_rate:7.1f} pages/s ({bare_one:.1f} s)")
-    print(f"bare trafilatura, {cores} processes: {all_rate:7.1f} pages/s ({bare_all:.1f} s)")
+    one_rate = all_rate = float("nan")
+    if not args.no_bare:
+        bare_one = bare_seconds(list(site.pages), 1)
+        bare_all = bare_seconds(list(site.pages), cores)
+        one_rate, all_rate = args.pages / bare_one, args.pages / bare_all
+        print(f"bare trafilatura, 1 process:  {one_rate:7.1f} pages/s ({bare_one:.1f} s)")
+        print(f"bare trafilatura, {cores} processes: {all_rate:7.1f} pages/s ({bare_all:.1f} s)")
+        _BODIES.clear()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     newswatch = str(Path(sys.executable).with_name("newswatch"))
