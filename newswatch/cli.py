@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "newswatch.commands.run",
     "newswatch.commands.sql",
     "newswatch.commands.attach",
+    "newswatch.commands.maintain",
     "newswatch.commands.trends",
     "newswatch.commands.search",
     "newswatch.commands.sources",

@@ -66,7 +66,11 @@ def test_deploy_all_registers_only_what_prefect_yaml_documents_with_watch_paused
     prefect_server.cli("--no-prompt", "deploy", "--all")
 
     documented = documented_deployments()
-    assert documented == {"ingest/daily-ingest": True, "ingest/watch": False}
+    assert documented == {
+        "ingest/daily-ingest": True,
+        "ingest/watch": False,
+        "maintain/daily-maintenance": True,
+    }
     assert prefect_server.deployment_names() == set(documented)
     for name, active in documented.items():
         [schedule] = prefect_server.deployment(name).schedules
@@ -75,6 +79,12 @@ def test_deploy_all_registers_only_what_prefect_yaml_documents_with_watch_paused
     [schedule] = watch.schedules
     assert schedule.schedule.interval.total_seconds() == 300
     assert watch.parameters["respect_cadence"] is True
+    maintenance = prefect_server.deployment("maintain/daily-maintenance")
+    [schedule] = maintenance.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 3 * * *", "UTC")
+    assert maintenance.entrypoint == "flows/maintenance.py:maintain"
+    assert maintenance.parameters == {"db": "data/newswatch.duckdb", "keep_days": 7}
+    [schedule] = watch.schedules
     # the resume command the comment gives works, and a re-deploy pauses it again
     prefect_server.cli("deployment", "schedule", "resume", "ingest/watch", str(schedule.id))
     assert prefect_server.deployment("ingest/watch").schedules[0].active
@@ -90,11 +100,13 @@ def documented_deployments() -> dict[str, bool]:
     documented: dict[str, bool] = {}
     for line in head.splitlines():
         words = line.lstrip("#").split()
-        if words and words[0].startswith("ingest/") and words[-1] in {"(active)", "(PAUSED)"}:
+        if words and "/" in words[0] and words[-1] in {"(active)", "(PAUSED)"}:
             documented[words[0]] = words[-1] == "(active)"
     config = yaml.safe_load(text)
-    in_file = {
-        f"ingest/{d['name']}": all(s.get("active", True) for s in d["schedules"])
+    in_file = {  # a flow is named after its function: flows/ingest.py:ingest -> ingest/...
+        f"{d['entrypoint'].split(':')[-1]}/{d['name']}": all(
+            s.get("active", True) for s in d["schedules"]
+        )
         for d in config["deployments"]
     }
     assert documented == in_file, "prefect.yaml's head comment is out of date"
@@ -107,7 +119,8 @@ def test_pull_step_follows_the_checkout_it_was_deployed_from(
     checkout = tmp_path / "elsewhere" / "newswatch"
     (checkout / "flows").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "prefect.yaml", checkout / "prefect.yaml")
-    shutil.copy(REPO_ROOT / "flows" / "ingest.py", checkout / "flows" / "ingest.py")
+    for flow_file in ("ingest.py", "maintenance.py"):  # every entrypoint of prefect.yaml
+        shutil.copy(REPO_ROOT / "flows" / flow_file, checkout / "flows" / flow_file)
     prefect_server.cli("--no-prompt", "deploy", "--all", cwd=checkout)
 
     deployment = prefect_server.deployment("ingest/daily-ingest")
