@@ -46,6 +46,7 @@ from trafilatura.utils import load_html
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
 from newswatch.extractors import body_choice
 from newswatch.extractors.dates import article_date, reconcile_date
+from newswatch.extractors.language import article_language
 from newswatch.extractors.urls import canonical_url
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a 25 MB page costs trafilatura ~6 s and 833 MB RSS
@@ -245,7 +246,8 @@ def _extract(
         published_at=published_at,
         date_method=date_method,
         published_offset_minutes=date_offset,
-        language=meta.language,
+        # the declared language unless the text's script or a confident detection differs
+        language=article_language(meta.language, text),
         site_name=meta.site_name,
         description=meta.description,
         content_hash=content_hash(text),
