@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "newswatch.commands.sql",
     "newswatch.commands.attach",
     "newswatch.commands.maintain",
+    "newswatch.commands.migrate",
     "newswatch.commands.trends",
     "newswatch.commands.search",
     "newswatch.commands.sources",
