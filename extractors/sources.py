@@ -3,8 +3,10 @@
 Each table has ``id``, ``name``, ``url`` (required), ``language``, ``kind``, ``enabled`` and
 ``sitemap`` (optional; the sitemap or sitemap index ``newswatch backfill`` reads). An
 optional ``[catalogue]`` table carries free metadata (version, notes).
-Any problem raises ``ConfigError`` naming the file, the line and the field. ``{{BASE}}``
-in a URL is left as is: the offline sample substitutes its server's address.
+A ``kind = "gdelt"`` URL must be a DOC API article-list query within GDELT's documented
+limits (``gdelt.query_problem``). Any problem raises ``ConfigError`` naming the file, the
+line and the field. ``{{BASE}}`` in a URL is left as is: the offline sample substitutes
+its server's address.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 from newswatch.core.errors import ConfigError
 from newswatch.core.records import Source
+from newswatch.extractors import gdelt
 from newswatch.extractors.toml_lines import TomlLines, read_toml
 
 KINDS = frozenset({"rss", "atom", "gnews", "gdelt", "sitemap"})
@@ -96,6 +99,8 @@ def _source_from_table(table: dict[str, Any], index: int, where: _Where) -> Sour
     kind = table.get("kind", "rss")
     if kind not in KINDS:
         raise where.error(index, "kind", f"'{kind}' is not one of {', '.join(sorted(KINDS))}")
+    if kind == gdelt.KIND and (problem := gdelt.query_problem(url)):
+        raise where.error(index, "url", problem)
     language = table.get("language")
     if language is not None and not LANGUAGE_PATTERN.match(language):
         raise where.error(index, "language", f"'{language}' is not a language code like 'en'")

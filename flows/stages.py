@@ -9,6 +9,7 @@ returns its records.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from newswatch.core.records import (
     Source,
 )
 from newswatch.core.settings import Settings
-from newswatch.extractors import gnews
+from newswatch.extractors import gdelt, gnews
 from newswatch.extractors.alerts import AlertConfig, first_seen_alerts, story_alerts
 from newswatch.extractors.batch import Judged
 from newswatch.extractors.entities import Catalogue
@@ -103,8 +104,15 @@ def poll(
         due = due[:max_feeds]
 
     async def go() -> list[FeedPoll]:
+        # GDELT DOC sources are paced to GDELT's one request per 5 s (extractors/gdelt.py)
+        api = [s for s in due if s.kind == gdelt.KIND]
+        feeds = [s for s in due if s.kind != gdelt.KIND]
         async with Fetcher(settings) as fetcher:
-            return await fetcher.poll_feeds(due, states)
+            polled = await asyncio.gather(
+                fetcher.poll_feeds(feeds, states), gdelt.poll_sources(settings, api, states)
+            )
+        by_id = {p.source_id: p for p in (*polled[0], *polled[1])}
+        return [by_id[s.id] for s in due]
 
     polls = run_async(go())
     now = datetime.now(UTC)
