@@ -74,6 +74,8 @@ _RELEVANCE_KEYS = frozenset(
         "relation_cues",
         "relation_words",
         "weak_relation_cues",
+        "civilian_contexts",
+        "military_cues",
     }
 )
 
@@ -134,6 +136,13 @@ class RelevanceConfig:
     # Cues that count only beside an entity more specific than a country, government or
     # place ("jointly", "sanctions": votes and oil news join Russia and Iran with them too)
     weak_relation_cues: tuple[str, ...] = ()
+    # Word starts of civilian stories (wheat, students, research, earthquakes, fisheries):
+    # in a unit holding one and none of ``military_cues``, every cue counts as weak, so a
+    # grain deal or a joint study "with" Russia and Iran needs a specific entity too.
+    civilian_contexts: tuple[str, ...] = ()
+    # Word starts that keep a unit military beside a civilian word (weapon, drone, shell);
+    # they are relation cues too.
+    military_cues: tuple[str, ...] = ()
     # Words that mark sport, culture and the like: when one starts a word in the text (or
     # title), rules that are not `topic_specific` do not apply ("Iran beat Russia 3-1").
     veto_contexts: tuple[str, ...] = ()
@@ -412,6 +421,16 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
     weak = raw.get("weak_relation_cues", [])
     if not isinstance(weak, list) or not all(isinstance(w, str) and w.strip() for w in weak):
         raise fail("must be a list of non-empty strings", "weak_relation_cues")
+    civilian = raw.get("civilian_contexts", [])
+    if not isinstance(civilian, list) or not all(
+        isinstance(w, str) and w.strip() for w in civilian
+    ):
+        raise fail("must be a list of non-empty strings", "civilian_contexts")
+    military = raw.get("military_cues", [])
+    if not isinstance(military, list) or not all(
+        isinstance(w, str) and w.strip() for w in military
+    ):
+        raise fail("must be a list of non-empty strings", "military_cues")
     needs_cue = [rule.name for rule in rules if rule.require_cue]
     if needs_cue and not (cues or words):
         raise fail(f"rule {needs_cue[0]!r} requires a cue but none is listed", "relation_cues")
@@ -424,4 +443,6 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
         relation_cues=tuple(cues),
         relation_words=tuple(words),
         weak_relation_cues=tuple(weak),
+        civilian_contexts=tuple(civilian),
+        military_cues=tuple(military),
     )

@@ -76,6 +76,7 @@ _TURKISH_MIN = 4
 _GENERIC_TYPES = frozenset({"country", "government", "place"})
 _TOPIC_SIDES = frozenset({"russia", "iran", "proxy"})
 _HEBREW_MIN = 4
+_STRONG, _WEAK, _CIVILIAN, _MILITARY = 0, 1, 2, 3  # kinds of cue-automaton terms
 _SUFFIXED = 1  # automaton value flags: some candidate allows a suffix after the pattern
 _MULTI_TOKEN = 2  # the pattern has an inner token boundary
 _NEGATABLE = 4  # the first candidate's entity has negative contexts
@@ -149,7 +150,11 @@ class Matcher:
         self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
         relevance = self.catalogue.relevance
         self._cues = _cue_automaton(
-            relevance.relation_cues, relevance.relation_words, relevance.weak_relation_cues
+            relevance.relation_cues,
+            relevance.relation_words,
+            relevance.weak_relation_cues,
+            relevance.civilian_contexts,
+            relevance.military_cues,
         )
         # One automaton per script mix, built on first use: a text without Cyrillic or
         # Arabic letters needs none of those patterns, and a smaller automaton walks faster.
@@ -321,18 +326,39 @@ class Matcher:
         if found.titled:
             members.setdefault("title", set()).update(found.titled)
         cues: dict[object, tuple[str, bool]] = {}
-        for start, end, weak in _cue_spans(self._cues, norm.text):
+        civilian: set[object] = set()
+        military: set[object] = set()
+        for start, end, kind in _cue_spans(self._cues, norm.text):
             o_start = norm.to_original(start)
             unit = bisect_right(breaks, o_start)
-            if unit in members and (unit not in cues or (cues[unit][1] and not weak)):
+            if unit not in members:
+                continue
+            if kind == _CIVILIAN:
+                civilian.add(unit)
+                continue
+            if kind == _MILITARY:
+                military.add(unit)
+            weak = kind == _WEAK
+            if unit not in cues or (cues[unit][1] and not weak):
                 cues[unit] = (_word_at(text, o_start, norm.to_original(end - 1) + 1), weak)
         title_norm = found.title_norm
         if title_norm is not None and "title" in members:
-            for start, end, weak in _cue_spans(self._cues, title_norm.text):
+            for start, end, kind in _cue_spans(self._cues, title_norm.text):
+                if kind == _CIVILIAN:
+                    civilian.add("title")
+                    continue
+                if kind == _MILITARY:
+                    military.add("title")
+                weak = kind == _WEAK
                 if "title" in cues and (weak or not cues["title"][1]):
                     continue
                 o_start, o_end = title_norm.span_to_original(start, end)
                 cues["title"] = (_word_at(found.title, o_start, o_end), weak)
+        # a civilian story (grain, students, research) without a military word: its cues
+        # are weak, they need an entity more specific than a country beside them
+        for calm in civilian - military:
+            if calm in cues:
+                cues[calm] = (cues[calm][0], True)
         return members, cues
 
     def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
@@ -546,7 +572,11 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
             languages.setdefault(alias, set()).add(language)
         for alias, exact in surfaces:
             plural = not exact and entity.type not in _NO_PLURAL_TYPES
-            for variant in _with_hebrew_inner_form(alias_variants(alias)):
+            forms = _with_hebrew_inner_form(alias_variants(alias))
+            if entity.type == "country":
+                forms = _with_arabic_adjective(forms)
+            forms = _with_cyrillic_alternation(forms)
+            for variant in forms:
                 arabic = bool(_ARABIC_LETTER.search(variant))
                 hebrew = not arabic and bool(_HEBREW_LETTER.search(variant))
                 if arabic:
@@ -721,18 +751,26 @@ def _alnum(text: str) -> str:
 
 
 def _cue_automaton(
-    cues: tuple[str, ...], words: tuple[str, ...] = (), weak: tuple[str, ...] = ()
+    cues: tuple[str, ...],
+    words: tuple[str, ...] = (),
+    weak: tuple[str, ...] = (),
+    civilian: tuple[str, ...] = (),
+    military: tuple[str, ...] = (),
 ) -> ahocorasick.Automaton | None:
-    """Finder for the relation cues (word starts), relation words (whole words) and weak
-    cues (word starts); an Arabic-script cue also with an attached proclitic, a Hebrew one
-    with its prefixes. Values: (the cue's length with its prefix, whole word, weak)."""
-    terms = [(term, False, False) for term in _with_hebrew_inner_form(_terms(cues))]
-    terms += [(term, True, False) for term in _terms(words)]
-    terms += [(term, False, True) for term in _with_hebrew_inner_form(_terms(weak))]
+    """Finder for the relation cues (word starts), relation words (whole words), weak
+    cues, civilian context words and military cues (word starts); an Arabic-script term
+    also with an attached proclitic, a Hebrew one with its prefixes. Values: (the term's
+    length with its prefix, whole word, kind: _STRONG, _WEAK, _CIVILIAN or _MILITARY);
+    a term in two lists keeps the later kind (military over the others)."""
+    terms = [(term, False, _STRONG) for term in _with_hebrew_inner_form(_terms(cues))]
+    terms += [(term, True, _STRONG) for term in _terms(words)]
+    terms += [(term, False, _WEAK) for term in _with_hebrew_inner_form(_terms(weak))]
+    terms += [(term, False, _CIVILIAN) for term in _with_hebrew_inner_form(_terms(civilian))]
+    terms += [(term, False, _MILITARY) for term in _with_hebrew_inner_form(_terms(military))]
     if not terms:
         return None
     automaton = ahocorasick.Automaton()
-    for term, whole, is_weak in terms:
+    for term, whole, kind in terms:
         if _ARABIC_LETTER.search(term):
             prefixes: tuple[str, ...] = ("", *ARABIC_PREFIXES)
         elif _HEBREW_LETTER.search(term):
@@ -742,18 +780,18 @@ def _cue_automaton(
         for prefix in prefixes:
             for lead in (SOFT, HARD):
                 key = lead + prefix + term
-                automaton.add_word(key, (len(prefix) + len(term), whole, is_weak))
+                automaton.add_word(key, (len(prefix) + len(term), whole, kind))
     automaton.make_automaton()
     return automaton
 
 
-def _cue_spans(automaton: ahocorasick.Automaton | None, text: str) -> list[tuple[int, int, bool]]:
-    """Normalised [start, end) of each cue that starts a word of ``text``, and weak."""
+def _cue_spans(automaton: ahocorasick.Automaton | None, text: str) -> list[tuple[int, int, int]]:
+    """Normalised [start, end) of each cue that starts a word of ``text``, and its kind."""
     if automaton is None:
         return []
     return [
-        (last + 1 - length, last + 1, weak)
-        for last, (length, whole, weak) in automaton.iter(text)
+        (last + 1 - length, last + 1, kind)
+        for last, (length, whole, kind) in automaton.iter(text)
         if not whole or _right_boundary_ok(text, last + 1, LATIN_PLURALS)
     ]
 
@@ -772,6 +810,33 @@ def _with_hebrew_inner_form(forms: tuple[str, ...]) -> tuple[str, ...]:
         form[:-1] + form[-1].translate(_HEBREW_FINALS)
         for form in forms
         if form[-1:].translate(_HEBREW_FINALS) != form[-1:]
+    )
+    return forms + extra if extra else forms
+
+
+def _with_arabic_adjective(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """``forms`` plus, for an Arabic country name ending in -يا (normalised -یا), its
+    adjective stem without the final alif: أوكرانيا -> أوكراني, so أوكرانية and
+    أوكرانيين match with the usual suffixes (روسيا -> روسي, سوريا -> سوري)."""
+    extra = tuple(
+        form[:-1]
+        for form in forms
+        if len(form) >= 5 and form.endswith("یا") and _ARABIC_LETTER.search(form)
+    )
+    return forms + extra if extra else forms
+
+
+_ALTERNATION = {"г": "з", "к": "ц", "х": "с"}
+
+
+def _with_cyrillic_alternation(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """``forms`` plus, for a Cyrillic stem ending in г, к or х, the stem with the
+    consonant Ukrainian (and Russian dialect) writes before the dative/locative -і:
+    Алабуга -> в Алабузі, розвідка -> у розвідці, Прага -> у Празі."""
+    extra = tuple(
+        form[:-1] + _ALTERNATION[form[-1]]
+        for form in forms
+        if len(form) >= 4 and form[-1] in _ALTERNATION and _CYRILLIC_LETTER.search(form)
     )
     return forms + extra if extra else forms
 

@@ -392,3 +392,45 @@ def test_hebrew_final_letters_take_their_regular_form_before_an_ending(matcher: 
 )
 def test_weak_cues_need_specific_evidence(matcher: Matcher, text: str, on_topic: bool) -> None:
     assert matcher.match(text).on_topic is on_topic
+
+
+@pytest.mark.parametrize(
+    ("text", "on_topic"),
+    [
+        # a civilian story: its strong cues ("supply", "livrer", "discussed") count as weak
+        ("Russian and Iranian traders agreed to supply wheat across the Caspian.", False),
+        ("La Russie et l'Iran vont livrer ensemble des céréales à l'Égypte.", False),
+        ("Moscow and Tehran discussed electricity exports and gas swaps.", False),
+        # a military word keeps the unit military
+        ("Iran supplied Russia with drones in exchange for wheat.", True),
+        # and a specific entity beside the cue still decides
+        ("Rosoboronexport agreed to supply Iran with wheat-coloured Su-35 jets.", True),
+    ],
+)
+def test_civilian_stories_make_cues_weak(matcher: Matcher, text: str, on_topic: bool) -> None:
+    assert matcher.match(text).on_topic is on_topic
+
+
+def test_arabic_country_adjective_and_ukrainian_alternation(matcher: Matcher) -> None:
+    # أوكرانيا -> أوكرانية (feminine adjective), أوكرانيين (plural)
+    assert "ukraine" in ids(matcher.match("قالت مصادر أوكرانية إن الهجوم فشل."))
+    assert "ukraine" in ids(matcher.match("التقى مسؤولين أوكرانيين في جنيف."))
+    assert "syria" in ids(matcher.match("قالت وزارة الدفاع السورية"))
+    # Алабуга -> в Алабузі, розвідка -> у розвідці (г/к/х before the locative -і)
+    assert "alabuga-sez" in ids(matcher.match("Завод в Алабузі працює цілодобово."))
+    assert "ukrainian-intelligence" in ids(matcher.match("В українській розвідці заявили."))
+
+
+def test_a_man_named_israel_is_not_the_country(matcher: Matcher) -> None:
+    assert "israel" not in ids(matcher.match("ישראל כהן, מורה מחיפה, זכה בפרס."))
+    assert "israel" not in ids(matcher.match('השר ישראל כ"ץ אמר היום כי הגבול שקט.'))
+    assert "israel" in ids(matcher.match("ישראל מודאגת מהברית בין רוסיה לאיראן."))
+
+
+def test_washington_in_german_and_french_needs_a_context_of_its_language(
+    matcher: Matcher,
+) -> None:
+    german = "Die Revolutionsgarde schickte nach Angaben aus Washington Ausbilder nach Russland."
+    assert "us-government" in ids(matcher.match(german))
+    assert "us-government" in ids(matcher.match("Selon Washington, Téhéran livre des drones."))
+    assert "us-government" not in ids(matcher.match("Denzel Washington spielt die Hauptrolle."))
