@@ -160,6 +160,7 @@ class Matcher:
         # Arabic letters needs none of those patterns, and a smaller automaton walks faster.
         self._patterns = _build_patterns(self._entities)
         self._automata: dict[tuple[bool, bool, bool], ahocorasick.Automaton] = {}
+        self._unnegatable: dict[tuple[bool, bool, bool], dict[int, tuple[str, ...]]] = {}
         config = self.catalogue.relevance
         self._weights = [
             config.side_weights.get(e.side, 1.0) * config.type_weights.get(e.type, 1.0)
@@ -182,15 +183,32 @@ class Matcher:
     def pattern_count(self) -> int:
         return len(self._patterns)
 
-    def _automaton_for(self, norm: NormalizedText) -> ahocorasick.Automaton:
+    def _automaton_for(
+        self, norm: NormalizedText
+    ) -> tuple[ahocorasick.Automaton, dict[int, tuple[str, ...]]]:
+        """The automaton for the text's script mix, and the entities none of whose
+        negative terms can occur in such a text (each with no terms), to seed the per-text
+        cache: an English text never searches for ישראל כהן."""
         text = norm.text
         # one memchr-like pass per Hebrew letter beats encoding or a regex scan
         hebrew = not text.isascii() and any(letter in text for letter in _HEBREW_LETTERS)
         key = (norm.cyrillic, norm.arabic, hebrew)
         automaton = self._automata.get(key)
         if automaton is None:
+            cyrillic, arabic, _ = key
+            self._unnegatable[key] = {
+                index: ()
+                for index, terms in enumerate(self._negatives)
+                if terms
+                and all(
+                    (not cyrillic and _CYRILLIC_LETTER.search(term))
+                    or (not arabic and _ARABIC_LETTER.search(term))
+                    or (not hebrew and _HEBREW_LETTER.search(term))
+                    for term in terms
+                )
+            }
             automaton = self._automata[key] = _build_automaton(self._patterns, *key)
-        return automaton
+        return automaton, self._unnegatable[key]
 
     def match(self, text: str, title: str | None = None) -> MatchResult:
         """Entities mentioned in ``text`` (and ``title``), relevance and on-topic verdict."""
@@ -367,8 +385,9 @@ class Matcher:
         hits: dict[int, _Hit] = {}
         text = norm.text
         size = len(text)
-        automaton = self._automaton_for(norm)
-        present: dict[int, tuple[str, ...]] = {}  # negative terms found anywhere in the text
+        automaton, unnegatable = self._automaton_for(norm)
+        # negative terms found anywhere in the text, per entity (filled on first need)
+        present: dict[int, tuple[str, ...]] = dict(unnegatable)
         # a sentinel no pattern holds: pyahocorasick's iter_long drops a match reached
         # through a failure link at the very end of the input (WojciechMula/pyahocorasick#133,
         # fix pending in #224): "... the Islamic Revolutionary Guard Corps" as a text's end
