@@ -21,3 +21,19 @@ def test_the_warehouse_bench_runs_end_to_end_at_a_tiny_scale() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "load: 1,000 articles" in done.stdout, done.stdout
     assert "p50 fts_query:" in done.stdout and "reproduce: python bench/warehouse" in done.stdout
+
+
+def test_the_lake_bench_runs_both_warehouses_at_a_tiny_scale() -> None:
+    """bench/warehouse/lake.py: the 500-article batch, the unchanged run and the reads
+    during a streaming load, on the file warehouse and on the lake, with the bound table."""
+    done = subprocess.run(
+        [sys.executable, "bench/warehouse/lake.py", "--scale", "0.001", "--batches", "2",
+         "--repeat", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "## file: searchable after (a): True" in out, out
+    assert "## lake: searchable after (a): True" in out, out
+    assert "| (a) load + commit + searchable (s) |" in out and "lake/file" in out, out
+    assert "reproduce: python bench/warehouse/lake.py --scale 0.001" in out, out
