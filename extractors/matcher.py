@@ -461,8 +461,13 @@ class Matcher:
             window = None
             if candidate.ambiguous:
                 window = text[max(0, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW]
-                if not _has_term(window, self._contexts[candidate.entity]):
+                contexts = self._contexts[candidate.entity]
+                if not _has_term(window, contexts):
                     continue
+                if self._entities[candidate.entity].type == "weapon" and _followed_by_a_name(
+                    norm, original, end, contexts
+                ):
+                    continue  # "Shahed Rahman", "Şahed Yılmaz": a person, not the drone
             found = self._negatives_in(text, candidate.entity, present)
             if found and _negated(text, start, end, found):
                 continue
@@ -858,6 +863,30 @@ def _with_cyrillic_alternation(forms: tuple[str, ...]) -> tuple[str, ...]:
         if len(form) >= 4 and form[-1] in _ALTERNATION and _CYRILLIC_LETTER.search(form)
     )
     return forms + extra if extra else forms
+
+
+def _followed_by_a_name(
+    norm: NormalizedText, original: str, end: int, contexts: tuple[str, ...]
+) -> bool:
+    """True when the hit ending at normalised ``end`` is followed, after one space, by a
+    capitalised word of the original text that is not a context word: a name's second
+    part (Shahed Rahman) rather than a noun it qualifies (Shahed drones, Shahed-Drohnen)."""
+    text = norm.text
+    if end >= len(text) or text[end] != SOFT:
+        return False
+    o_next = norm.to_original(end + 1)
+    if o_next >= len(original) or not original[o_next].isupper():
+        return False
+    gap = original[norm.to_original(end - 1) + 1 : o_next]
+    if not gap or "\n" in gap or gap.strip():
+        return False  # Shahed-Drohnen (a compound), a word on the next line
+    stop = end + 1
+    while stop < len(text) and text[stop] not in BOUNDARIES:
+        stop += 1
+    word = original[o_next : norm.to_original(stop - 1) + 1]
+    if word.isupper() or original[norm.to_original(end - 1)].isupper():
+        return False  # capitals throughout (SHAHED IN KHARKIV) say nothing of a name
+    return not _has_term(SOFT + text[end + 1 : stop], contexts)
 
 
 def _word_starts(automaton: ahocorasick.Automaton | None, text: str) -> list[int]:

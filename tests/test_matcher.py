@@ -434,3 +434,19 @@ def test_washington_in_german_and_french_needs_a_context_of_its_language(
     assert "us-government" in ids(matcher.match(german))
     assert "us-government" in ids(matcher.match("Selon Washington, Téhéran livre des drones."))
     assert "us-government" not in ids(matcher.match("Denzel Washington spielt die Hauptrolle."))
+
+
+@pytest.mark.parametrize(
+    ("text", "shahed"),
+    [
+        # a weapon's ambiguous name before a capitalised word that is no context: a person
+        ("Shahed Chowdhury, an architect, designed a library in Tehran.", False),
+        ("Gazeteci Şahed Yılmaz, Rusya'daki seçimleri izledi.", False),
+        # before a context word, in a compound, or at a line end it stays the drone
+        ("Iran Sends More Shahed Drones To Russia", True),
+        ("Russland setzt weiter Shahed-Drohnen gegen die Ukraine ein.", True),
+        ("Russia launched a Shahed\nOfficials in Kyiv said the drone was shot down.", True),
+    ],
+)
+def test_a_person_named_like_a_weapon(matcher: Matcher, text: str, shahed: bool) -> None:
+    assert ("shahed-136" in ids(matcher.match(text))) is shahed
