@@ -40,7 +40,9 @@ SNIPPET_MAX = 240
 ARABIC_PREFIXES = ("و", "ب", "ل", "ف", "وب", "ول")
 # Suffixes after an Arabic-script name: Persian ezafe/adjective ی, plurals, Arabic nisba,
 # and the alif of the Arabic indefinite accusative (روساً).
-ARABIC_SUFFIXES = frozenset({"ی", "ها", "های", "ای", "یان", "ان", "ون", "ین", "یه", "ه", "ا"})
+ARABIC_SUFFIXES = frozenset(
+    {"ی", "ها", "های", "ای", "یان", "ان", "ون", "ین", "یه", "ه", "ا", "یون", "یین"}
+)
 LATIN_PLURALS = frozenset({"s", "es"})
 # Hebrew proclitics written attached to the next word: ו (and), ה (the), ב (in), ל (to),
 # מ (from), ש (that), כ (as) and their usual stacks (וב, ומה, שב ...).
