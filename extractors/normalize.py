@@ -311,11 +311,11 @@ def normalize_text(text: str) -> NormalizedText:
         # Move the piece's breakpoints to where the piece lands; each piece's last shift
         # is where the next piece's own shifts start from, so none is needed between.
         base = folded_length - length + 1
-        starts.extend(length - 1 + start for start in piece._starts)
-        shifts.extend(base + shift for shift in piece._shifts)
+        starts.extend(map((length - 1).__add__, piece._starts))  # map: no Python frame per item
+        shifts.extend(map(base.__add__, piece._shifts))
         base = original - folded_length
-        fold_starts.extend(folded_length + start for start in piece._fold_starts)
-        fold_shifts.extend(base + shift for shift in piece._fold_shifts)
+        fold_starts.extend(map(folded_length.__add__, piece._fold_starts))
+        fold_shifts.extend(map(base.__add__, piece._fold_shifts))
         pieces.append(piece.text[len(SOFT) :])
         original += len(chunk)
         folded_length += len(folded)
