@@ -112,6 +112,8 @@ def load_staged_into_lake(
 
 def load_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> rules.Added:
     """Write one staged batch in the transaction open on ``con`` (no BEGIN/COMMIT here)."""
+    if "articles" in staged.rows:
+        con.execute(rules.INSERT_STORY_BANDS, {"file": str(staged.file("articles"))})
     return rules.write_batch(con, staged, _STATEMENTS)
 
 

@@ -39,6 +39,7 @@ from newswatch.warehouse.load_rules import (
     DATA_ERRORS,
     FAILURE_COLUMNS,
     FEED_STATE_COLUMNS,
+    INSERT_STORY_BANDS,
     RUN_COLUMNS,
     SOURCE_COLUMNS,
     Added,
@@ -171,7 +172,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> Added:
     con.execute("BEGIN TRANSACTION")
     try:
         if "articles" in staged.rows:
-            con.execute(_INSERT_STORY_BANDS, {"file": str(staged.file("articles"))})
+            con.execute(INSERT_STORY_BANDS, {"file": str(staged.file("articles"))})
         added = write_batch(con, staged, _STATEMENTS)
         con.execute("COMMIT")
     except BaseException:
@@ -281,21 +282,6 @@ ON CONFLICT (article_id) DO UPDATE SET
     on_topic = excluded.on_topic,
     relevance_rule = excluded.relevance_rule,
     story_id = coalesce(articles.story_id, excluded.story_id)
-"""
-
-# The LSH band keys of the batch's new articles (extractors/dedup.py: band_keys), before
-# the upsert above makes them known: the story candidates query reads these.
-_INSERT_STORY_BANDS = """
-INSERT INTO story_bands
-SELECT unnest(range(32)) AS band,
-       unnest(list_transform(range(32),
-              b -> (story_signature[2 * b + 1] << 32) | story_signature[2 * b + 2])),
-       article_id, first_seen_at
-FROM (
-    SELECT article_id, first_seen_at, story_signature FROM read_parquet($file)
-    QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
-) AS first_rows
-WHERE len(story_signature) = 64 AND article_id NOT IN (SELECT article_id FROM articles)
 """
 
 _DELETE_MENTIONS = """

@@ -206,3 +206,20 @@ def write_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch, sql: BatchS
     run(sql.runs, "runs", now=now, articles_added=articles_added, mentions_added=mentions_added)
     failures = staged.rows.get("page_failures", 0)
     return Added(articles_added, mentions_added, aliases_added, failures)
+
+
+# The LSH band keys of the batch's new articles (extractors/dedup.py: band_keys), for the
+# story candidates query: run first in the batch's transaction, before its articles are
+# written (an article already stored has its bands). Both loaders run it.
+INSERT_STORY_BANDS = """
+INSERT INTO story_bands
+SELECT unnest(range(32)) AS band,
+       unnest(list_transform(range(32),
+              b -> (story_signature[2 * b + 1] << 32) | story_signature[2 * b + 2])),
+       article_id, first_seen_at
+FROM (
+    SELECT article_id, first_seen_at, story_signature FROM read_parquet($file)
+    QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
+) AS first_rows
+WHERE len(story_signature) = 64 AND article_id NOT IN (SELECT article_id FROM articles)
+"""

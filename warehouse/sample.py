@@ -21,6 +21,7 @@ from newswatch.core.records import (
     RunRecord,
     Source,
 )
+from newswatch.extractors.dedup import NUM_PERM
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.load import LoadReport, load_entities, load_staged, stage_batch
 
@@ -127,7 +128,13 @@ def _article(
         guid=url,
         http_status=200,
         final_url=url,
-        story_signature=tuple(rng.getrandbits(32) for _ in range(4)),
+        # a full-length signature (32 LSH bands, so story_bands rows are loaded); the
+        # first 4 values from the shared generator as before, the rest from the article's
+        # own one, so every other sample value stays as it was
+        story_signature=(
+            *(rng.getrandbits(32) for _ in range(4)),
+            *(random.Random(article_id).getrandbits(32) for _ in range(NUM_PERM - 4)),
+        ),
     )
     mentions = [
         MentionRecord(article_id, e, 1, text.index(_PHRASES[e]), _PHRASES[e], _PHRASES[e])
