@@ -31,7 +31,7 @@ from newswatch.core.records import (
     Source,
 )
 from newswatch.core.settings import Settings
-from newswatch.extractors import gnews
+from newswatch.extractors import gdelt, gnews
 from newswatch.extractors.date_trust import date_confidence, date_flag, stored_offset
 from newswatch.extractors.emerging import emerging_term_records
 from newswatch.extractors.entities import Catalogue
@@ -83,7 +83,7 @@ def assemble(
 ) -> Assembled:
     """Article and mention rows of the new articles (aliases and error pages have none),
     the aliases and the failed page fetches."""
-    publishers = {s.id for s in sources if s.kind == gnews.KIND}
+    publishers = {s.id for s in sources if s.kind in (gnews.KIND, gdelt.KIND)}
     articles, mentions = to_records(judged, outlets(sources), first_seen_at, publishers)
     return Assembled(
         articles=tuple(articles),
@@ -101,7 +101,8 @@ def to_records(
 ) -> tuple[list[ArticleRecord], list[MentionRecord]]:
     """Article and mention rows of the new articles (aliases and error pages have none).
     The outlet is the source's name, except for the sources in ``publishers`` (Google
-    News searches): there it is each item's publisher (``gnews.outlet_of``)."""
+    News searches, GDELT article lists): there it is each item's publisher
+    (``gnews.outlet_of``: the host of the entry's ``source_url``)."""
     articles: list[ArticleRecord] = []
     mentions: list[MentionRecord] = []
     for item in (j for j in judged if j.outcome == "new"):

@@ -467,6 +467,4 @@ def test_a_gdelt_article_is_stored_from_the_publishers_page(
     assert isinstance(text, str) and "Catherine Connolly" in text  # the publisher's article
     assert sum(r.path == ARTICLE_PATH for r in world.publisher_gets) == 1
     assert len(world.api.requests) == 1
-    if outlet == "GDELT: drones":  # the source's name: batch.assemble not told about gdelt yet
-        pytest.xfail("extractors/batch.py takes the item's publisher as outlet for gnews only")
     assert outlet == "politico.eu"  # the article's GDELT domain, not the source's name
