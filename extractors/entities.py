@@ -61,6 +61,7 @@ _RULE_KEYS = frozenset(
         "require_cue",
         "specific_types",
         "side_types",
+        "bridges",
         "note",
     }
 )
@@ -119,6 +120,11 @@ class RelevanceRule:
     # only entities of these types count toward require_sides / require_types in the unit
     # (both sides specific: an organisation and a weapon, not two capitals); empty: all
     side_types: tuple[str, ...] = ()
+    # entity ids that tie the sides together (a ghost fleet, sanctions evasion): the rule
+    # holds when each required side shares a unit (sentence / paragraph) with one of them,
+    # in different units or the same ("the shadow fleet carries Russian crude ... grew out
+    # of a playbook first used for Iranian oil"); empty: no such rule
+    bridges: tuple[str, ...] = ()
     note: str = ""
 
 
@@ -188,6 +194,14 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     entities = tuple(_entity(entry, n, where, known_seeds) for n, entry in enumerate(entries))
     _check_unique(entities, where)
     relevance = _relevance(raw.get("relevance", {}), where)
+    ids = {entity.id for entity in entities}
+    for rule in relevance.rules:
+        unknown_bridges = sorted(set(rule.bridges) - ids)
+        if unknown_bridges:
+            raise where.error(
+                f"rule {rule.name!r}: bridges names no entity {unknown_bridges[0]!r}",
+                key="relevance",
+            )
     version = hashlib.sha256(path.read_bytes()).hexdigest()
     return Catalogue(version=version, entities=entities, relevance=relevance, path=str(path))
 
@@ -392,6 +406,11 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
         for key, value in (("specific_types", specific), ("side_types", side_types)):
             if not isinstance(value, list) or not set(value) <= ENTITY_TYPES:
                 raise fail(f"rule {rule['name']!r}: {key} must be entity types", "rules")
+        bridges = rule.get("bridges", [])
+        if not isinstance(bridges, list) or not all(isinstance(b, str) for b in bridges):
+            raise fail(f"rule {rule['name']!r}: bridges must be entity ids", "rules")
+        if bridges and within == "text":
+            raise fail(f"rule {rule['name']!r}: bridges need within = sentence/paragraph", "rules")
         rules.append(
             RelevanceRule(
                 name=rule["name"],
@@ -404,6 +423,7 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
                 require_cue=bool(rule.get("require_cue", False)),
                 specific_types=tuple(specific),
                 side_types=tuple(side_types),
+                bridges=tuple(bridges),
                 note=str(rule.get("note", "")),
             )
         )

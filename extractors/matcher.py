@@ -297,6 +297,10 @@ class Matcher:
                 return total, rule, None
             if rule.within not in units:
                 units[rule.within], cues[rule.within] = self._units(found, rule.within)
+            if rule.bridges:
+                if self._bridged(rule, units[rule.within], found, vetoes):
+                    return total, rule, None
+                continue
             for unit, members in units[rule.within].items():
                 cue = cues[rule.within].get(unit)
                 if rule.require_cue and (
@@ -320,6 +324,26 @@ class Matcher:
                 if _rule_holds(rule, chosen):
                     return total, rule, cue[0] if rule.require_cue and cue else None
         return total, None, None
+
+    def _bridged(
+        self,
+        rule: RelevanceRule,
+        units: dict[object, set[int]],
+        found: _Found,
+        vetoes: frozenset[object],
+    ) -> bool:
+        """Whether each of the rule's side groups shares a unit with one of its bridge
+        entities (units in a vetoed paragraph do not count)."""
+        entities = self._entities
+        bridges = set(rule.bridges)
+        beside: set[str] = set()
+        for unit, members in units.items():
+            if not any(entities[index].id in bridges for index in members):
+                continue
+            if vetoes and unit != "title" and self._paragraph(found, rule.within, unit) in vetoes:
+                continue
+            beside.update(entities[index].side for index in members)
+        return all(beside.intersection(group) for group in rule.require_sides)
 
     @staticmethod
     def _paragraph(found: _Found, within: str, unit: object) -> object:

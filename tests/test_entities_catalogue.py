@@ -102,6 +102,18 @@ def test_valid_minimal_catalogue_loads(tmp_path: Path) -> None:
     assert catalogue.relevance.rules[0].name == "topic_specific"
 
 
+def test_a_bridge_rule_names_catalogue_entities_within_a_unit(tmp_path: Path) -> None:
+    rule = '[[relevance.rules]]\nname = "bridged"\nwithin = "sentence"\n'
+    good = VALID.replace("[[entity]]", rule + 'bridges = ["hezbollah"]\n\n[[entity]]', 1)
+    assert load_catalogue(write(tmp_path, good)).relevance.rules[1].bridges == ("hezbollah",)
+    unknown = VALID.replace("[[entity]]", rule + 'bridges = ["nobody"]\n\n[[entity]]', 1)
+    with pytest.raises(ConfigError, match="bridges names no entity 'nobody'"):
+        load_catalogue(write(tmp_path, unknown))
+    anywhere = good.replace('within = "sentence"', 'within = "text"')
+    with pytest.raises(ConfigError, match="bridges need within"):
+        load_catalogue(write(tmp_path, anywhere))
+
+
 BROKEN = [
     # (description, replace this, with this, field named, line containing)
     ("unknown type", 'type = "weapon"', 'type = "gadget"', "type", 'type = "gadget"'),

@@ -165,6 +165,27 @@ def test_on_topic_rules(matcher: Matcher) -> None:
     assert (nothing.relevance, nothing.on_topic, nothing.mentions) == (0.0, False, ())
 
 
+def test_a_mechanism_named_beside_each_side_bridges_them(matcher: Matcher) -> None:
+    """A ghost fleet carrying Russian crude, and grown from Iran's playbook: each side shares
+    a sentence with the mechanism (rule bridged_in_sentences), though never one another."""
+    bridged = matcher.match(
+        "The shadow fleet carries Russian crude past Istanbul.\n"
+        "Ports worry about old hulls and thin insurance.\n"
+        "The shadow fleet grew out of a playbook first used for Iranian oil."
+    )
+    assert (bridged.on_topic, bridged.rule) == (True, "bridged_in_sentences")
+    one_side = matcher.match(
+        "The shadow fleet carries Russian crude past Istanbul.\n"
+        "Iranian pistachios sold well at the fair this year."
+    )
+    assert (one_side.on_topic, one_side.rule) == (False, None)  # Iran not beside the fleet
+    no_bridge = matcher.match(
+        "Tankers carry Russian crude past Istanbul.\n"
+        "The same playbook was first used for Iranian oil."
+    )
+    assert not no_bridge.on_topic
+
+
 def test_title_hits_count_and_weigh_more(matcher: Matcher) -> None:
     body = matcher.match("Russia said so.")
     titled = matcher.match("Russia said so.", title="Iran and Russia sign an arms deal")
