@@ -72,24 +72,28 @@ def index_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
                     GROUP BY ALL ORDER BY ALL"""
             ).fetchall(),
             "stats": con.sql(f"SELECT num_docs, round(avgdl, 9) FROM {ix}.stats").fetchall(),
-            "articles": con.sql("SELECT * FROM articles ORDER BY article_id").fetchall(),
+            "articles": con.sql(
+                "SELECT * EXCLUDE (docid) FROM articles ORDER BY article_id"
+            ).fetchall(),
         }
 
 
-def hits(catalog: Path, index: Path, query: str, **filters: object) -> list[tuple[str, float]]:
+def hits(catalog: Path, index: Path, query: str, **filters: object) -> list[tuple[object, ...]]:
     return answers(catalog, index, [(query, filters)])[0]
 
 
 def answers(
-    catalog: Path, index: Path, queries: list[tuple[str, dict[str, object]]]
-) -> list[list[tuple[str, float]]]:
-    """``search.search``'s hits (id, score) for each (query, filters), on one connection."""
+    catalog: Path, index: Path, queries: list[tuple[str, dict[str, object]]], copy: bool = True
+) -> list[list[tuple[object, ...]]]:
+    """``search.search``'s hits (id, score, story, outlet, day, snippet) for each (query,
+    filters), on one connection (hit columns read from the index file's copy)."""
     with connect(catalog, read_only=True) as con:
         search.load_extension(con)
         attach_index(con, index)
+        assert search.side_articles_by_docid(con) == copy
         return [
             [
-                (h.article_id, round(h.score, 9))
+                (h.article_id, round(h.score, 9), h.story_id, h.outlet, h.published_day, h.snippet)
                 for h in search.search(
                     con,
                     query,
@@ -129,10 +133,12 @@ def test_the_index_updated_change_by_change_equals_a_full_rebuild(
         con.execute("DELETE FROM articles WHERE article_id IN ('a0003', 'a0050')")
         con.execute("UPDATE articles SET text = 'Odesa port reopened' WHERE article_id = 'a0007'")
         con.execute("UPDATE articles SET on_topic = false WHERE article_id = 'a0008'")  # not text
+        con.execute("UPDATE articles SET story_id = 'story-x' WHERE article_id = 'a0009'")
         insert(con, 65, 3)
         con.execute("DELETE FROM articles WHERE article_id = 'a0066'")  # inserted, then gone
     step = publish_lake_index(catalog, index)
-    # 2 deleted, 1 text changed, 2 of the 3 new kept; a0008's verdict is not indexed text
+    # 2 deleted, 1 text changed, 2 of the 3 new kept; a0008's verdict is not indexed text,
+    # a0009's story id is copied in place
     assert (step.mode, step.changed, step.articles) == ("incremental", 5, 65)
 
     rebuilt = tmp_path / "rebuilt.search.duckdb"
@@ -142,9 +148,13 @@ def test_the_index_updated_change_by_change_equals_a_full_rebuild(
     expected = answers(catalog, rebuilt, cases)
     assert answers(catalog, index, cases) == expected
     assert sum(map(len, expected)) > 50  # the queries find things
-    assert "a0007" not in {a for a, _ in hits(catalog, index, '"hit the port"')}
-    assert [a for a, _ in hits(catalog, index, "reopened")] == ["a0007"]
-    assert "a0003" not in {a for a, _ in hits(catalog, index, "story3")}
+    assert "a0007" not in {h[0] for h in hits(catalog, index, '"hit the port"')}
+    assert [h[0] for h in hits(catalog, index, "reopened")] == ["a0007"]
+    assert [h[2] for h in hits(catalog, index, "story4") if h[0] == "a0009"] == ["story-x"]
+    assert "a0003" not in {h[0] for h in hits(catalog, index, "story3")}
+    with pytest.MonkeyPatch.context() as patch:  # hits looked up in the lake by id instead
+        patch.setattr(search, "side_articles_by_docid", lambda con: False)
+        assert answers(catalog, index, cases, copy=False) == expected
 
     compact_lake_index(index)
     assert index_contents(index) == index_contents(rebuilt)

@@ -49,6 +49,9 @@ from newswatch.warehouse.lake import LAKE
 
 SOURCE_TABLE = "index_source"  # one row: the lake snapshot the index is up to date with
 IX = search.INDEX_SCHEMA
+FORMAT = 2  # 2: articles also hold docid and the hit columns (search reads hits from here)
+# The lake columns copied beside title and text (``search.SIDE_COLUMNS`` without docid).
+COPIED = tuple(c for c in search.SIDE_COLUMNS if c != "docid")
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,10 @@ def indexed_version(index_path: Path) -> int | None:
         return None
     try:
         with open_duckdb(index_path, read_only=True) as con:
-            row = con.execute(f"SELECT version FROM {SOURCE_TABLE}").fetchone()
-    except duckdb.Error:
+            row = con.execute(f"SELECT version, format FROM {SOURCE_TABLE}").fetchone()
+    except duckdb.Error:  # no such file, or an older layout (no format): rebuilt
         return None
-    return int(row[0]) if row else None
+    return int(row[0]) if row and row[1] == FORMAT else None
 
 
 def publish_lake_index(
@@ -181,12 +184,21 @@ def _full(
         lake.execute(f"ATTACH '{_sql_path(tmp)}' AS fresh")
         lake.execute(
             "CREATE TABLE fresh.articles AS "
-            f"SELECT article_id, title, text FROM {LAKE}.articles ORDER BY article_id"
+            f"SELECT article_id, title, text, {', '.join(COPIED)} "
+            f"FROM {LAKE}.articles ORDER BY article_id"
         )
-        lake.execute(f"CREATE TABLE fresh.{SOURCE_TABLE} AS SELECT {version} AS version")
+        lake.execute(
+            f"CREATE TABLE fresh.{SOURCE_TABLE} AS "
+            f"SELECT {int(version)} AS version, {FORMAT} AS format"
+        )
         lake.execute("DETACH fresh")
         with open_duckdb(tmp) as fresh:
             search.refresh_index(fresh)
+            fresh.execute(
+                "CREATE OR REPLACE TABLE articles AS SELECT d.docid, a.* "
+                f"FROM articles AS a JOIN {IX}.docs AS d ON d.name = a.article_id "
+                "ORDER BY d.docid"
+            )
             row = fresh.execute("SELECT count(*) FROM articles").fetchone()
             fresh.execute("CHECKPOINT")
     count = int(row[0]) if row else 0
@@ -203,7 +215,7 @@ def _incremental(
     """Index the articles changed between lake snapshots ``built`` and ``version`` on a
     copy of the file; None when the change feed cannot be read (then rebuild)."""
     try:
-        delta = lake.execute(_NET_CHANGES, {"start": built + 1, "end": version}).arrow()
+        delta = lake.execute(_NET_CHANGES, {"start": built + 1, "end": version}).to_arrow_table()
     except duckdb.Error:
         return None  # snapshots expired by maintenance, or an older file: rebuild
     copy_started = time.perf_counter()
@@ -230,13 +242,22 @@ def _incremental(
 
 
 def _apply(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply ``delta_view`` (article_id, present, title, text: each changed article's final
-    state) to the index open on ``con``; returns the documents removed or (re)indexed."""
+    """Apply ``delta_view`` (article_id, present, title, text and the copied columns: each
+    changed article's final state) to the index open on ``con``; returns the documents
+    removed or (re)indexed. An article whose title and text are unchanged keeps its
+    postings; its copied columns (a story id set later) are updated in place."""
+    differs = " OR ".join(f"articles.{c} IS DISTINCT FROM d.{c}" for c in COPIED)
+    con.execute(
+        f"UPDATE articles SET {', '.join(f'{c} = d.{c}' for c in COPIED)} "
+        "FROM delta_view AS d WHERE d.present AND articles.article_id = d.article_id "
+        f"AND articles.title IS NOT DISTINCT FROM d.title "
+        f"AND articles.text IS NOT DISTINCT FROM d.text AND ({differs})"
+    )
     con.execute(
         """
         CREATE TEMP TABLE changed AS
-        SELECT d.article_id, d.present, d.title, d.text FROM delta_view AS d
-        LEFT JOIN articles AS a USING (article_id)
+        SELECT d.* FROM delta_view AS d
+        LEFT JOIN articles AS a ON a.article_id = d.article_id
         WHERE CASE WHEN d.present
                    THEN a.article_id IS NULL OR a.title IS DISTINCT FROM d.title
                         OR a.text IS DISTINCT FROM d.text
@@ -255,7 +276,8 @@ def _apply(con: duckdb.DuckDBPyConnection) -> int:
 # Each article's final state over the snapshot range: its last change, where the delete
 # (or pre-image) of a snapshot comes before its insert (or post-image).
 _NET_CHANGES = f"""
-SELECT article_id, change_type IN ('insert', 'update_postimage') AS present, title, text
+SELECT article_id, change_type IN ('insert', 'update_postimage') AS present, title, text,
+       {", ".join(COPIED)}
 FROM ducklake_table_changes('{LAKE}', 'main', 'articles', $start, $end)
 QUALIFY row_number() OVER (
     PARTITION BY article_id
@@ -280,9 +302,9 @@ _APPLY = (
     """CREATE TEMP TABLE new_docs AS
        SELECT (SELECT coalesce(max(docid), -1) FROM {ix}.docs)
               + row_number() OVER (ORDER BY article_id) AS docid,
-              article_id, title, text
+              * EXCLUDE (present)
        FROM changed WHERE present""",
-    "INSERT INTO articles SELECT article_id, title, text FROM new_docs ORDER BY article_id",
+    "INSERT INTO articles BY NAME SELECT * FROM new_docs ORDER BY docid",
     """CREATE TEMP TABLE new_postings AS
        WITH tokens AS (
            SELECT docid, 0 AS fieldid, unnest({ix}.tokenize(title)) AS w FROM new_docs

@@ -147,6 +147,23 @@ def docid_is_article_rowid(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(flag and flag[0])
 
 
+SIDE_ARTICLES = f"{SEARCH_CATALOG}.main.articles"
+SIDE_COLUMNS = ("docid", "outlet", "published_day", "url", "story_id", "source_id", "language")
+
+
+def side_articles_by_docid(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a lake's attached index file carries the hit columns of its articles keyed
+    by docid (``lake_search``): then hits are read from it, not looked up in the lake by id
+    (a scan of the lake's article ids per search)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = $c "
+        "AND schema_name = 'main' AND table_name = 'articles' "
+        "AND column_name IN (SELECT unnest($columns))",
+        {"c": SEARCH_CATALOG, "columns": list(SIDE_COLUMNS)},
+    ).fetchone()
+    return bool(row and row[0] == len(SIDE_COLUMNS))
+
+
 def _docid_is_rowid(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(f"SELECT count(*) FROM {INDEX_SCHEMA}.docs WHERE docid <> rowid").fetchone()
     return row is not None and row[0] == 0
@@ -207,6 +224,7 @@ def search(
         patterns=len(patterns),
         by_rowid=ix == INDEX_SCHEMA and docid_is_article_rowid(con),
         index=ix,
+        by_docid=ix != INDEX_SCHEMA and side_articles_by_docid(con),
     )
     rows = con.execute(sql, params).fetchall()
     light = highlighter(query, _stems(con, query.words))
@@ -325,6 +343,7 @@ def matches_sql(
     patterns: int,
     by_rowid: bool,
     index: str = INDEX_SCHEMA,
+    by_docid: bool = False,
 ) -> str:
     """The search statement for the parts a query uses.
 
@@ -334,10 +353,13 @@ def matches_sql(
     survivors, each condition naming the candidate's score so the optimizer keeps it after
     the join instead of pushing the regex into a scan of every article's text; the best
     ``$limit`` last, and only their rows fetched whole. With neither filters nor patterns
-    the limit comes first, straight after scoring. ``index`` is ``index_schema``'s answer.
+    the limit comes first, straight after scoring. ``index`` is ``index_schema``'s answer;
+    ``by_docid``: the article rows are the lake index file's copy (``SIDE_ARTICLES``).
     """
 
     def article(alias: str) -> str:
+        if by_docid:
+            return f"JOIN {SIDE_ARTICLES} AS a ON a.docid = {alias}.docid"
         if by_rowid:
             return f"JOIN articles AS a ON a.rowid = {alias}.docid"
         return (
