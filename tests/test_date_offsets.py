@@ -5,8 +5,9 @@ JSON Feed, non-English pubDates) and pages, stored beside the UTC instant in
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ from newswatch.extractors.feeds import parse_feed
 from newswatch.extractors.pages import extract_fetched
 from newswatch.warehouse import migrations
 from newswatch.warehouse.db import connect
+from newswatch.warehouse.trends import ENTITY_DAILY
 from tests.trust_helpers import load_batch, matched_batch
 
 FETCHED = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -160,6 +162,58 @@ def test_why_shows_the_local_publication_day(
     assert main(["why", "https://wire.example/news/1", "--db", str(db_path)]) == 0
     out = capsys.readouterr().out
     assert "published   2026-03-01 08:00:00 UTC by page_meta" in out
+
+
+def days(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
+    """(article day, its mentions' days, the entity_daily days) of the zoned article."""
+    article = con.execute(
+        "SELECT published_day FROM articles WHERE url = 'https://wire.example/news/0'"
+    ).fetchone()
+    mentions = con.execute(
+        "SELECT DISTINCT m.published_day FROM mentions AS m JOIN articles AS a USING (article_id) "
+        "WHERE a.url = 'https://wire.example/news/0'"
+    ).fetchall()
+    rollup = con.execute(
+        "SELECT DISTINCT day FROM entity_daily WHERE entity_id = 'shahed-136'"
+    ).fetchall()
+    return (article[0] if article else None, mentions, rollup)
+
+
+LOCAL_DAY = date(2026, 5, 1)  # 22:30 UTC on 30 April is 00:30 on 1 May at +02:00
+
+
+def test_published_day_is_the_articles_own_day_not_the_utc_one(db_path: Path) -> None:
+    with connect(db_path, read_only=True) as con:
+        assert days(con) == (LOCAL_DAY, [(LOCAL_DAY,)], [(LOCAL_DAY,)])
+        undeclared = con.execute(
+            "SELECT published_day FROM articles WHERE url = 'https://wire.example/news/1'"
+        ).fetchone()
+    assert undeclared == (date(2026, 3, 1),)  # no offset declared: UTC's day
+
+
+def test_migration_12_moves_stored_days_to_the_articles_own_day(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A file loaded before migration 12 holds UTC days everywhere; the migration fixes
+    articles, their mentions and the entity_daily rollup."""
+    old = tmp_path / "old.duckdb"
+    shutil.copyfile(db_path, old)
+    con = duckdb.connect(str(old))
+    utc_day = "CAST(timezone('UTC', published_at) AS DATE)"
+    con.execute(f"UPDATE articles SET published_day = {utc_day}")
+    con.execute(
+        "UPDATE mentions SET published_day = a.published_day FROM articles AS a "
+        "WHERE mentions.article_id = a.article_id"
+    )
+    con.execute("DELETE FROM entity_daily")
+    con.execute(ENTITY_DAILY[1])
+    con.execute("DELETE FROM schema_migrations WHERE version = 12")
+    utc = date(2026, 4, 30)
+    assert days(con) == (utc, [(utc,)], [(utc,)])
+    applied = migrations.apply(con)
+    assert [m.name for m in applied] == ["local_published_day"]
+    assert days(con) == (LOCAL_DAY, [(LOCAL_DAY,)], [(LOCAL_DAY,)])
+    con.close()
 
 
 def test_a_file_from_before_the_offset_migration_gets_the_column_empty(tmp_path: Path) -> None:

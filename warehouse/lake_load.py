@@ -37,6 +37,7 @@ from newswatch.warehouse.staging import (
     remove_stale_temporaries,
     staged_batches,
 )
+from newswatch.warehouse.trends import PUBLISHED_DAY
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,7 @@ MERGE INTO articles USING (
 {
     _first_per_key(
         "articles",
-        "SELECT *, CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE) "
-        "AS published_day FROM read_parquet($file)",
+        f"SELECT *, {PUBLISHED_DAY} AS published_day FROM read_parquet($file)",
         "first_seen_at",
     )
 }

@@ -59,6 +59,7 @@ from newswatch.warehouse.staging import (
     staged_batches,
 )
 from newswatch.warehouse.staging import stage_batch as _stage_batch
+from newswatch.warehouse.trends import PUBLISHED_DAY
 from newswatch.warehouse.writer_lock import held_here
 
 __all__ = ["LoadReport", "load_entities", "load_staged", "stage_batch"]
@@ -271,10 +272,10 @@ SELECT * FROM read_parquet($file)
 ON CONFLICT DO NOTHING
 """
 
-_UPSERT_ARTICLES = """
+_UPSERT_ARTICLES = f"""
 INSERT INTO articles BY NAME
 SELECT *,
-       CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE) AS published_day
+       {PUBLISHED_DAY} AS published_day
 FROM read_parquet($file)
 QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1
 ON CONFLICT (article_id) DO UPDATE SET

@@ -23,7 +23,12 @@ from newswatch.warehouse.schema import (
     OPERATIONS_TABLES,
     TRUST_PROVENANCE,
 )
-from newswatch.warehouse.trends import ENTITY_DAILY, ENTITY_DAILY_SERIES, TREND_OBJECTS
+from newswatch.warehouse.trends import (
+    ENTITY_DAILY,
+    ENTITY_DAILY_SERIES,
+    LOCAL_PUBLISHED_DAY,
+    TREND_OBJECTS,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    # warehouse/trends.py: the publication day in the article's own offset, not UTC's
+    Migration(12, "local_published_day", LOCAL_PUBLISHED_DAY),
 )
 
 _VERSION_TABLE = """

@@ -1,10 +1,10 @@
 """Read everything the HTML trend report shows, in one read-only connection.
 
-The report covers a window of days ``[since, until]`` over ``published_day`` (the UTC day of
-``published_at``, or of ``first_seen_at`` when an article has no date; see
-``warehouse/trends.py``), cut into weeks that end on ``until`` (the last week is always a
-whole one, so "this week" is the last seven days; only the first can be partial). A story
-is ``coalesce(story_id, article_id)``.
+The report covers a window of days ``[since, until]`` over ``published_day`` (the day of
+``published_at`` in the offset the article declared, else UTC's, or of ``first_seen_at``
+when an article has no date; see ``warehouse/trends.py``), cut into weeks that end on
+``until`` (the last week is always a whole one, so "this week" is the last seven days; only
+the first can be partial). A story is ``coalesce(story_id, article_id)``.
 
 By default the window is the last ``DEFAULT_WINDOW_WEEKS`` weeks, or the whole of the data
 when it spans less; ``ReportWindow`` also says what the data spans and how many articles

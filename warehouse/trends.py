@@ -1,8 +1,12 @@
 """Trend views and table macros, created by a migration and documented in docs/QUERIES.md.
 
-Dates: ``published_day`` is the UTC day of ``published_at`` (or of ``first_seen_at`` when
-the article has no date); it is stored on articles and copied onto mentions at load time so
-series over mentions need no join. A "story" is ``coalesce(story_id, article_id)``.
+Dates: ``published_day`` (:data:`PUBLISHED_DAY`) is the article's own publication day: the
+day of ``published_at`` in the UTC offset its source declared (``published_offset_minutes``:
+a page dated 23:30 in Tehran is counted on that Tehran day, not on the next UTC day), the
+UTC day when no offset was declared, the UTC day of ``first_seen_at`` when the article has
+no date. It is stored on articles and copied onto mentions at load time so series over
+mentions need no join (migration 12 recomputed it on existing files). A "story" is
+``coalesce(story_id, article_id)``.
 
 Macro arguments: ``entity`` is an entity's id, name or alias, in any case (``entity_lookup``);
 ``bucket`` is 'day' | 'week' | 'month'; ``since``/``until`` are dates (a DATE or an ISO
@@ -27,6 +31,12 @@ stored article has matched yet are not in the warehouse, so they are not found h
 """
 
 from __future__ import annotations
+
+# The article's publication day in its own offset (both loaders and migration 12 use it).
+PUBLISHED_DAY = (
+    "CAST(timezone('UTC', coalesce(published_at, first_seen_at)) "
+    "+ to_minutes(coalesce(published_offset_minutes, 0)) AS DATE)"
+)
 
 # The lookup, the period grid and the window every series shares.
 NAME_OBJECTS = (
@@ -368,4 +378,19 @@ ENTITY_DAILY = (
     GROUP BY 1, 2
     """,
     ENTITY_DAILY_SERIES,
+)
+
+# Migration 12: published_day in the article's own offset (was the UTC day), on articles,
+# on mentions (its copy) and in the entity_daily rollup.
+LOCAL_PUBLISHED_DAY = (
+    f"UPDATE articles SET published_day = {PUBLISHED_DAY} "
+    f"WHERE published_day IS DISTINCT FROM {PUBLISHED_DAY}",
+    """
+    UPDATE mentions SET published_day = a.published_day
+    FROM articles AS a
+    WHERE mentions.article_id = a.article_id
+      AND mentions.published_day IS DISTINCT FROM a.published_day
+    """,
+    "DELETE FROM entity_daily",
+    ENTITY_DAILY[1],
 )

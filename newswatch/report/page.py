@@ -110,7 +110,8 @@ def _header(body: Element, data: ReportData) -> None:
     SubElement(header, "h1").text = "newswatch trend report"
     SubElement(header, "p", {"class": "window"}).text = window_statement(data)
     SubElement(header, "p", {"class": "meta"}).text = (
-        f"Days are published days (UTC); weeks end on {data.window.until.isoformat()}, the "
+        "Days are publication days in each article's own time zone (UTC when it states "
+        f"none); weeks end on {data.window.until.isoformat()}, the "
         f"last day with an article. Generated {data.generated_at:%Y-%m-%d %H:%M} UTC."
     )
     totals = SubElement(header, "ul", {"class": "totals"})
