@@ -3,6 +3,7 @@
 One task per step of ``warehouse/lake_maintenance.py`` (flush inlined rows, merge small
 files, expire snapshots older than ``keep_days``, delete files scheduled for deletion at
 least ``delete_after_hours`` ago, delete orphaned files older than ``orphan_grace_hours``),
+then one re-sorting the search index file's postings (``lake_search.compact_lake_index``),
 on its own schedule in prefect.yaml (``maintain/daily-maintenance``, 03:30 UTC), and a
 ``maintenance-summary`` artifact with what each step did. It runs beside loads and readers:
 no step changes a table's contents, and each commits on its own (see the module's notes).
@@ -24,6 +25,7 @@ from prefect.states import Failed
 
 from newswatch.core.errors import NewswatchError
 from newswatch.warehouse.db import connect, is_lake_catalog
+from newswatch.warehouse.lake import search_index_path
 from newswatch.warehouse.lake_maintenance import (
     STEPS,
     LakeFiles,
@@ -32,6 +34,7 @@ from newswatch.warehouse.lake_maintenance import (
     lake_files,
     run_step,
 )
+from newswatch.warehouse.lake_search import compact_lake_index
 
 SUMMARY_KEY = "maintenance-summary"
 NOTHING_TO_DO = (
@@ -49,6 +52,7 @@ class MaintenanceSummary:
     steps: tuple[StepReport, ...] = ()
     before: LakeFiles | None = None
     after: LakeFiles | None = None
+    index_seconds: float | None = None  # the search index's postings re-sorted (None: no index)
 
     @property
     def failed(self) -> tuple[StepReport, ...]:
@@ -58,6 +62,8 @@ class MaintenanceSummary:
         if self.note:
             return [self.note]
         lines = [f"{s.step}: {s.detail} ({s.seconds:.2f} s)" for s in self.steps]
+        if self.index_seconds is not None:
+            lines.append(f"search-index: postings re-sorted ({self.index_seconds:.2f} s)")
         if self.before and self.after:
             lines.append(
                 f"lake: {self.before.snapshots} -> {self.after.snapshots} snapshot(s), "
@@ -77,7 +83,12 @@ class MaintenanceSummary:
             ["| step | count | what | seconds | attempts |", "|---|---:|---|---:|---:|", *rows]
         )
         tail = self.lines()[-1] if self.before and self.after else ""
-        return f"# Maintenance of `{self.db}`\n\n{table}\n\n{tail}\n"
+        index = (
+            "search index: none yet"
+            if self.index_seconds is None
+            else f"search index: postings re-sorted in {self.index_seconds:.2f} s"
+        )
+        return f"# Maintenance of `{self.db}`\n\n{table}\n\n{index}\n\n{tail}\n"
 
 
 def _step_task(step: str) -> Task[[str, MaintenancePolicy], StepReport]:
@@ -90,6 +101,14 @@ def _step_task(step: str) -> Task[[str, MaintenancePolicy], StepReport]:
 
 
 STEP_TASKS = {step: _step_task(step) for step in STEPS}
+
+
+@task(name="search-index-compact", cache_policy=NO_CACHE)
+def compact_index(db: str) -> float | None:
+    """The lake's BM25 index file re-sorted (``lake_search.compact_lake_index``: it takes the
+    index's publish lock, so a load's publish waits for it or it for the publish)."""
+    index = search_index_path(Path(db))
+    return compact_lake_index(index) if index.is_file() else None
 
 
 @task(name="lake-files", cache_policy=NO_CACHE)
@@ -125,7 +144,8 @@ def maintain(
         connect(Path(db)).close()  # its schema current (as every writer) before the steps
         before = count_files(db)
         steps = tuple(STEP_TASKS[step](db, policy) for step in STEPS)
-        summary = MaintenanceSummary(db, True, "", steps, before, count_files(db))
+        index_seconds = compact_index(db)
+        summary = MaintenanceSummary(db, True, "", steps, before, count_files(db), index_seconds)
     create_markdown_artifact(summary.to_markdown(), key=SUMMARY_KEY)
     for line in summary.lines():
         logger.info(line)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from newswatch.cli import main
-from newswatch.warehouse.lake import LakeConfig, open_lake
+from newswatch.warehouse.db import connect
+from newswatch.warehouse.lake import LakeConfig, open_lake, search_index_path
 from newswatch.warehouse.lake_load import load_staged_into_lake
 from newswatch.warehouse.lake_maintenance import (
     STEPS,
@@ -28,6 +29,7 @@ from newswatch.warehouse.lake_maintenance import (
     lake_files,
     maintain_lake,
 )
+from newswatch.warehouse.lake_search import publish_lake_index
 from newswatch.warehouse.load import load_staged
 from newswatch.warehouse.sample import sample_batches
 from tests.test_lake_load import (
@@ -128,8 +130,6 @@ def test_maintenance_beside_a_loader_keeps_the_union_of_its_batches(tmp_path: Pa
     merged = sum(s.count for s in rounds if s.step == "merge-adjacent-files")
     assert len(rounds) >= 2 * len(STEPS) and merged > 0  # it did work during the load
     reference = tmp_path / "reference.duckdb"
-    from newswatch.warehouse.db import connect
-
     connect(reference).close()
     load_staged(reference, stage(batches, tmp_path / "b"))
     skip = {t: CLOCK.get(t, set()) | ORDER.get(t, set()) for t in {*CLOCK, *ORDER}}
@@ -168,6 +168,15 @@ def test_maintain_command_on_a_file_and_on_a_lake(
     assert main(["maintain", "--db", str(lake), "--keep-days", "-1"]) == 2
 
 
+def search_articles(lake: Path, query: str) -> list[str]:
+    from newswatch.warehouse.lake_search import attach_index
+    from newswatch.warehouse.search import search
+
+    with connect(lake, read_only=True) as con:
+        attach_index(con, search_index_path(lake))
+        return [hit.article_id for hit in search(con, query, limit=50)]
+
+
 def test_the_flow_reports_each_step_and_does_nothing_on_a_file(
     tmp_path: Path, prefect_harness: None
 ) -> None:
@@ -181,10 +190,19 @@ def test_the_flow_reports_each_step_and_does_nothing_on_a_file(
     config = LakeConfig.for_path(lake)
     load_staged_into_lake(config, stage(sample_batches(days=14), tmp_path / "staged"))
     before = lake_state(config, {})
+    first = maintain(db=str(lake))  # the defaults: merged, nothing expired or deleted
+    assert first.index_seconds is None  # no search index yet
+    assert first.before is not None and first.after is not None
+    assert first.after.data_files < first.before.data_files
+    assert first.after.scheduled > 0
+    publish_lake_index(lake, search_index_path(lake))
+    found = search_articles(lake, "drones")
     summary = maintain(db=str(lake), keep_days=0, delete_after_hours=0)
+    assert summary.index_seconds is not None and "postings re-sorted" in summary.to_markdown()
+    assert search_articles(lake, "drones") == found and found
     assert [s.step for s in summary.steps] == list(STEPS) and not summary.failed
     assert summary.after is not None and summary.after.snapshots == 1
-    assert summary.before is not None and summary.after.data_files < summary.before.data_files
+    assert summary.after.scheduled == 0  # everything replaced by the first merge deleted
     markdown = summary.to_markdown()
     assert all(f"| {step} |" in markdown for step in STEPS)
     assert lake_state(config, {}) == before

@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def handle(args: argparse.Namespace) -> int:
     from newswatch.core.errors import WarehouseError
     from newswatch.warehouse.db import connect, is_lake_catalog
+    from newswatch.warehouse.lake import search_index_path
     from newswatch.warehouse.lake_maintenance import MaintenancePolicy, maintain_lake
+    from newswatch.warehouse.lake_search import compact_lake_index
 
     db = settings_from_args(args).db_path
     if not is_lake_catalog(db):
@@ -68,6 +70,9 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with connect(db) as con:
         report = maintain_lake(con, policy, on_step=lambda s: print(f"{s.step}: {s.detail}"))
+    index = search_index_path(db)
+    if index.is_file():
+        print(f"search-index: postings re-sorted ({compact_lake_index(index):.2f} s)")
     print(
         f"lake: {report.before.snapshots} -> {report.after.snapshots} snapshot(s), "
         f"{report.before.data_files} -> {report.after.data_files} data file(s), "
