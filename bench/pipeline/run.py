@@ -80,19 +80,41 @@ def bare_seconds(bodies: list[bytes], processes: int) -> float:
 class Measured:
     started: datetime  # UTC, just before the process was started
     seconds: float
-    peak_rss: int
+    peak_rss: int  # summed RSS of the tree (counts pages shared between processes twice)
+    peak_pss: int  # summed PSS (shared pages split between their processes)
+    at_peak: list[tuple[str, int]]  # (process, PSS) when the PSS sum peaked
     output: str
     returncode: int
 
 
+def _label(process: psutil.Process) -> str:
+    with suppress(psutil.Error):
+        line = " ".join(process.cmdline())
+        if "forkserver" in line:  # the server, or a worker it forked (same command line)
+            parent = process.parent()
+            forked = parent is not None and "forkserver" in " ".join(parent.cmdline())
+            return "extraction worker" if forked else "forkserver"
+        for marker, name in (
+            ("resource_tracker", "resource tracker"),
+            ("prefect", "Prefect server"),
+            ("multiprocessing", "extraction worker"),  # forked from the CLI
+            ("newswatch", "newswatch CLI"),
+        ):
+            if marker in line:
+                return name
+        return process.name()
+    return "?"
+
+
 def run_measured(command: list[str], env: dict[str, str]) -> Measured:
-    """Run ``command``; its wall time and the peak summed RSS of its process tree."""
+    """Run ``command``; its wall time and the peak memory of its process tree."""
     wall_start = datetime.now(UTC)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    peak = 0
+    peak_rss = peak_pss = 0
+    at_peak: list[tuple[str, int]] = []
     root = psutil.Process(process.pid)
     done = threading.Event()
     output: list[str] = []
@@ -105,16 +127,24 @@ def run_measured(command: list[str], env: dict[str, str]) -> Measured:
 
     threading.Thread(target=read, daemon=True).start()
     while process.poll() is None:
-        total = 0
+        rss = pss = 0
+        members: list[tuple[str, int]] = []
         with suppress(psutil.Error):
             for member in [root, *root.children(recursive=True)]:
                 with suppress(psutil.Error):  # a worker may end between listing and reading
-                    total += member.memory_info().rss
-        peak = max(peak, total)
+                    info = member.memory_full_info()
+                    rss += info.rss
+                    pss += info.pss
+                    members.append((_label(member), info.pss))
+        peak_rss = max(peak_rss, rss)
+        if pss > peak_pss:
+            peak_pss, at_peak = pss, members
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     done.wait(30)
-    return Measured(wall_start, seconds, peak, "".join(output), process.returncode)
+    return Measured(
+        wall_start, seconds, peak_rss, peak_pss, at_peak, "".join(output), process.returncode
+    )
 
 
 @dataclass
@@ -225,13 +255,18 @@ def main() -> None:
         print(f"\nnewswatch run: {rate:7.1f} pages/s ({first.seconds:.1f} s whole process)")
         print(f"ratio to {cores} x bare 1-core: {rate / (cores * one_rate):.2f}")
         print(f"ratio to bare {cores}-process:  {rate / all_rate:.2f}")
-        print(f"peak RSS of the run's process tree: {first.peak_rss / 2**20:.0f} MiB")
+        print(
+            f"peak memory of the run's process tree: PSS {first.peak_pss / 2**20:.0f} MiB, "
+            f"RSS summed {first.peak_rss / 2**20:.0f} MiB (shared pages counted per process)"
+        )
+        shares = ", ".join(f"{name} {pss / 2**20:.0f}" for name, pss in first.at_peak)
+        print(f"  PSS by process at the peak (MiB): {shares}")
         if len(flows) >= 2:
             print("  where the run's time went:\n" + breakdown(first, flows[0]))
             flow = (flows[1].end - flows[1].start).total_seconds()
             print(
                 f"\nunchanged re-run: {again.seconds:.1f} s whole process, {flow:.2f} s flow start "
-                f"to flow end; peak RSS {again.peak_rss / 2**20:.0f} MiB"
+                f"to flow end; peak PSS {again.peak_pss / 2**20:.0f} MiB"
             )
             print("  where the re-run's time went:\n" + breakdown(again, flows[1]))
         print("\nthe run's summary:\n" + first.output.strip())
