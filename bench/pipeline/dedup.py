@@ -205,7 +205,7 @@ def main() -> None:
 
     print(f"\n## 3. The run's load: {args.stored} stored articles, a batch of {len(probes)}")
     with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "warehouse.duckdb"
+        db = Path(folder) / "bench.duckdb"
         warehouse(stored, db)
         since = datetime.now(UTC) - timedelta(days=30)
         batch = [sigs[c.key] for c in probes]

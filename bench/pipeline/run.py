@@ -228,7 +228,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     newswatch = str(Path(sys.executable).with_name("newswatch"))
-    db = folder / "warehouse.duckdb"  # the run's own (a fresh warehouse)
+    db = folder / "bench.duckdb"  # the run's own (a fresh warehouse)
     alerts = folder / "alerts.toml"
     alerts.write_text("", encoding="utf-8")
     env = {
