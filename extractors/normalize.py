@@ -43,7 +43,7 @@ _SOFT_ASCII = frozenset(" \t\n\r\x0b\x0c-'/_`")
 # (see ``_chunks``): the cost per character then depends on the piece, not on the rarest
 # character anywhere in the text, and the working strings stay small.
 _CHUNK = 1 << 16
-_CHUNK_CUT = re.compile(r"[ \n](?=\w)")
+_CHUNK_CUT = re.compile(r"[ \n](?=[^\W_])")  # not before "_": a separator (_SOFT_ASCII)
 # Combining marks folded with their base letter: at most this many (the Unicode
 # stream-safe limit); the rest of a longer run is dropped unseen. NFKC orders a run of
 # marks in quadratic time, and every mark in ``_MARK_RANGES`` is dropped after
@@ -335,7 +335,8 @@ def normalize_text(text: str) -> NormalizedText:
 
 def _chunks(text: str) -> Iterator[str]:
     """``text`` in pieces of about ``_CHUNK`` characters, each cut after an ASCII space or
-    newline and before a letter, digit or underscore: no step looks across such a cut (no
+    newline and before a letter or digit (never before "_", which folds to a separator the
+    next piece's leading space would swallow): no step looks across such a cut (no
     paragraph break, run of spaces, mark cluster, final-sigma context, Cyrillic suffix or
     Arabic article spans it), so each piece is normalised on its own, by the fastest path
     its own characters allow."""

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from newswatch.extractors import normalize
@@ -28,7 +28,8 @@ def _in_one_go(text: str, monkeypatch: pytest.MonkeyPatch) -> normalize.Normaliz
         return normalize_text(text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=500, deadline=None)
+@example(pieces=["a", "  ", "\n\n", "_", "a"], chunk=3)  # a cut before "_" (fresh clone)
 @given(pieces=st.lists(st.sampled_from(PIECES), max_size=120), chunk=st.integers(1, 12))
 def test_a_text_folded_in_pieces_equals_the_text_folded_in_one_go(
     pieces: list[str], chunk: int
