@@ -99,7 +99,7 @@ def test_until_and_source_narrow_the_backfill(
 
 RIVER_BARGES = """
 [[entity]]
-id = "river-barges"
+id = "analyst-river-barges"
 type = "place"
 name = "river barges"
 side = "russia"
@@ -121,7 +121,7 @@ def test_backfill_matches_with_the_catalogue_it_is_given(
     with duckdb.connect(str(db), read_only=True) as con:
         found = con.execute(
             "SELECT a.url FROM mentions m JOIN articles a USING (article_id) "
-            "WHERE m.entity_id = 'river-barges'"
+            "WHERE m.entity_id = 'analyst-river-barges'"
         ).fetchall()
     assert [url.split("/", 3)[3] for (url,) in found] == [
         "volga-monitor/2026/10/volga-caspian-river-route-munitions.html"
