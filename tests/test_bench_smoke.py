@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,7 @@ def test_the_warehouse_bench_runs_end_to_end_at_a_tiny_scale() -> None:
     assert "p50 fts_query:" in done.stdout and "reproduce: python bench/warehouse" in done.stdout
 
 
+@pytest.mark.slow  # minutes on a loaded machine: the streaming loader runs till the reads end
 def test_the_lake_bench_runs_both_warehouses_at_a_tiny_scale() -> None:
     """bench/warehouse/lake.py: the 500-article batch, the unchanged run and the reads
     during a streaming load, on the file warehouse and on the lake, with the bound table."""

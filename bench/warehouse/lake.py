@@ -194,7 +194,11 @@ def measure(
         fig.loader_busy = loader.poll() is None
     finally:
         loader.terminate()  # mid-batch: its traceback goes to loader.stderr
-        rest, _ = loader.communicate(timeout=600)
+        try:
+            rest, _ = loader.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # inside a long DuckDB call: SIGTERM waits for it
+            loader.kill()  # (a fresh-clone CI run waited 14 min here)
+            rest, _ = loader.communicate()
         errors.close()
     lines = [json.loads(x) for x in [first, *rest.splitlines()] if x.strip().startswith("{")]
     fig.stream = lines
