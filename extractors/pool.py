@@ -33,6 +33,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import TypeVar
 
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
@@ -202,14 +203,26 @@ def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
     def watch() -> None:
         while True:
             time.sleep(interval)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid was reused by another user's process
+            if owner_gone(parent_pid):
                 os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def owner_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended: no such process, another user's (the pid was
+    reused), or a zombie not reaped yet (killed, its parent not waiting yet: ``kill(pid, 0)``
+    still succeeds on it, and a forkserver worker would keep the forkserver, which every
+    worker holds a pipe to, alive with it)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False  # no /proc (not Linux): kill(pid, 0) is all we know
+    return stat.rsplit(")", 1)[-1].split()[:1] in (["Z"], ["X"])
 
 
 def _die_with_parent_process() -> None:

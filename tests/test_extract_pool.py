@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,3 +130,25 @@ def test_a_crash_in_a_kept_pool_marks_only_the_culprit_and_the_next_call_works()
     assert results[17] == "failed:poison"
     assert results[:17] == [item.upper() for item in items[:17]]
     assert again == ["A", "B", "C"]
+
+
+def test_an_owner_killed_but_not_reaped_yet_counts_as_gone() -> None:
+    """A killed owner stays a zombie until its parent waits for it; kill(pid, 0) still
+    succeeds on a zombie, so a worker polling that way outlived it (and kept its
+    forkserver alive: every forkserver worker holds the forkserver's pipe)."""
+    import subprocess as sp
+
+    from newswatch.extractors.pool import owner_gone
+
+    child = sp.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not owner_gone(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not owner_gone(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert owner_gone(child.pid)  # a zombie: not reaped yet
+        assert Path(f"/proc/{child.pid}").exists()
+    finally:
+        child.wait()
+    assert owner_gone(child.pid)
