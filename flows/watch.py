@@ -36,8 +36,9 @@ WATCH_CADENCE: dict[str, object] = {
     "max_poll_interval": 21600,
 }
 SUMMARY_KEY = "ingest-summary"
-# the message of a run the deployment's concurrency limit cancelled (CANCEL_NEW) before it ran
-CONCURRENCY_REFUSAL = "concurrency limit reached"
+# the message of a run the deployment's concurrency limit cancelled (CANCEL_NEW) before it
+# ran; not "... reached after lease expiry.", which cancels a run that did start
+CONCURRENCY_REFUSAL = "Deployment concurrency limit reached."
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 IN_FLIGHT = {"PENDING", "RUNNING", "CANCELLING"}
 ROW = re.compile(r"^\|" + r"\s*([\d.]+)\s*\|" * 10 + r"\s*$", re.MULTILINE)
@@ -167,7 +168,7 @@ async def _finished_runs(
             continue
         seen.add(str(run.id))
         message = run.state.message if run.state else None
-        if state == "CANCELLED" and CONCURRENCY_REFUSAL in (message or ""):
+        if state == "CANCELLED" and (message or "").strip() == CONCURRENCY_REFUSAL:
             continue  # a slot that came while a run was in flight: skipped, not a run
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(
