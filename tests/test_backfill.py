@@ -23,6 +23,7 @@ from newswatch.extractors.sitemap_crawl import discover
 from newswatch.flows.backfill import backfill
 from newswatch.sample import serve_sample, write_sample_sources
 from tests.localserver import Route, routes_handler, serve
+from tests.test_cli_options import RIVER_BARGES  # the one analyst-only entity
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((SAMPLE_DIR / "EXPECTED.toml").read_text(encoding="utf-8"))
@@ -95,17 +96,6 @@ def test_until_and_source_narrow_the_backfill(
         < "2026-08-01"
     }
     assert urls  # the sample has July pages for this outlet
-
-
-RIVER_BARGES = """
-[[entity]]
-id = "analyst-river-barges"
-type = "place"
-name = "river barges"
-side = "russia"
-aliases = []
-seeds = []
-"""
 
 
 def test_backfill_matches_with_the_catalogue_it_is_given(
