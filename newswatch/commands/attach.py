@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import settings_from_args
+from newswatch.commands.reading import add_reader_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,12 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "never blocks a load; a DuckDB file through its published snapshot (--live: the "
         "main file, which a load then waits for). E.g. `duckdb -init <(newswatch attach)`.",
     )
-    add_db_argument(parser)
-    parser.add_argument(
-        "--live",
-        action="store_true",
-        help="a DuckDB-file warehouse: attach the main file instead of the snapshot",
-    )
+    add_reader_arguments(parser)  # --db, --live: as every reading command spells them
     parser.set_defaults(handler=handle)
 
 

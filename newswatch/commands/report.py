@@ -7,7 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from newswatch.commands.common import add_db_argument, settings_from_args
+from newswatch.commands.common import settings_from_args
+from newswatch.commands.reading import add_reader_arguments
 
 DEFAULT_WINDOW_WEEKS = 26  # warehouse/report_queries.py's (not imported: keeps --help light)
 
@@ -50,12 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="entity catalogue saying which entities are topic-specific (the bundled "
         "seeds/entities.toml, as ingest uses)",
     )
-    add_db_argument(parser)
-    parser.add_argument(
-        "--live",
-        action="store_true",
-        help="read the main database (read-only) instead of the published snapshot",
-    )
+    add_reader_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
