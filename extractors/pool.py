@@ -20,12 +20,9 @@ fresh pools as above.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,15 +34,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from newswatch.core.records import ExtractedArticle, FeedEntry, PageFetch
+from newswatch.extractors.forkserver_guard import request_kill_with_parent
 from newswatch.extractors.pages import extract_fetched, fallback_article
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
 MAX_CHUNK = 16
 CHUNKS_PER_WORKER = 4
-PRELOAD = ["newswatch.extractors.pages"]
+# the guard first: a forkserver killed while importing the rest still ends with its owner
+PRELOAD = ["newswatch.extractors.forkserver_guard", "newswatch.extractors.pages"]
 
 Page = tuple[PageFetch, FeedEntry | None]
 
@@ -198,7 +196,10 @@ def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
     A pool's owner killed with SIGKILL cannot shut its workers down; they would wait on
     their call queue (and keep the forkserver alive) for ever, one set per crashed run.
     """
-    _die_with_parent_process()
+    request_kill_with_parent()  # a forked worker's parent is the owner; a forkserver
+    # worker's is the forkserver, which ends with the owner (extractors/forkserver_guard.py)
+    if owner_gone(parent_pid):  # the owner died while this worker started
+        os._exit(1)
 
     def watch() -> None:
         while True:
@@ -223,27 +224,6 @@ def owner_gone(pid: int) -> bool:
     except OSError:
         return False  # no /proc (not Linux): kill(pid, 0) is all we know
     return stat.rsplit(")", 1)[-1].split()[:1] in (["Z"], ["X"])
-
-
-def _die_with_parent_process() -> None:
-    """Linux: the kernel sends SIGKILL when this worker's parent process ends.
-
-    The polling thread above needs the GIL, which a long C call (lxml on a large page) can
-    hold for seconds on a loaded machine; the kill -9 campaign found workers (and so their
-    forkserver's resource tracker) alive 5 s after their owner died. A forked worker's parent
-    is the owner; a forkserver worker's parent is the forkserver, which exits as soon as the
-    owner is gone. Elsewhere this does nothing and the thread alone decides.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request: too late to be told
-        os._exit(1)
 
 
 def _context() -> BaseContext:
