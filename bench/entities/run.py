@@ -2,6 +2,7 @@
 
     python bench/entities/run.py            # figures for the dev and held-out splits
     python bench/entities/run.py --errors   # also list every wrong snippet (dev split)
+    python bench/entities/run.py --errors fresh,fresh5  # ... of the splits named
     python bench/entities/run.py --check    # exit 1 when a figure is below floors.json
 
 Quality comes from ``labelled.jsonl``: hand-written snippets with the expected entity ids
@@ -50,6 +51,8 @@ _SPLIT_ORDER = {
     "fresh4": "5",
     "fresh5": "6",
 }
+# Splits whose rows are never listed: they measure text nobody tuned on.
+BLIND_SPLITS = frozenset({"heldout", "fresh6"})
 
 
 def load_labelled(
@@ -198,7 +201,15 @@ def throughput(matcher: Matcher, texts: list[str], rounds: int) -> dict[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--errors", action="store_true", help="list wrong dev snippets")
+    parser.add_argument(
+        "--errors",
+        nargs="?",
+        const="dev",
+        default="",
+        metavar="SPLITS",
+        help="list the wrong snippets of these comma-separated splits (default: dev); "
+        "the held-back splits (heldout, fresh6) are refused",
+    )
     parser.add_argument("--check", action="store_true", help="fail below floors.json")
     parser.add_argument("--rounds", type=int, default=3, help="throughput repetitions")
     parser.add_argument("--no-speed", action="store_true", help="skip the throughput part")
@@ -220,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     only = {split for split in args.only.split(",") if split}
+    listed = {split for split in args.errors.split(",") if split}
+    blind = sorted(listed & (BLIND_SPLITS | {"all"}))
+    if blind:
+        parser.error(
+            f"--errors will not list {', '.join(blind)}: the rows of the held-back splits "
+            f"({', '.join(sorted(BLIND_SPLITS))}) measure text nobody tuned on; name other splits"
+        )
 
     start = time.perf_counter()
     catalogue = load_catalogue()
@@ -251,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures['on_topic_accuracy']:.3f}  wrong on traps {figures['wrong_on_traps']:.3f} "
             f"of {figures['traps']}"
         )
-        if args.errors and split == "dev":
+        if split in listed:
             for error in figures["errors"]:  # type: ignore[union-attr]
                 print("   ", json.dumps(error, ensure_ascii=False))
 
