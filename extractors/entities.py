@@ -48,7 +48,17 @@ _LISTS = (
 # prefixes ...). Untagged aliases keep the language-neutral rules.
 LANGUAGES = frozenset({"en", "ru", "uk", "fa", "ar", "de", "fr", "tr", "he"})
 UNITS = frozenset({"text", "paragraph", "sentence"})
-_ENTITY_KEYS = frozenset({*_REQUIRED, *_LISTS, "topic_specific", "note", "aliases_by_language"})
+_ENTITY_KEYS = frozenset(
+    {
+        *_REQUIRED,
+        *_LISTS,
+        "topic_specific",
+        "note",
+        "aliases_by_language",
+        "alias_contexts",
+        "topic_contexts",
+    }
+)
 _RULE_KEYS = frozenset(
     {
         "name",
@@ -62,6 +72,7 @@ _RULE_KEYS = frozenset(
         "specific_types",
         "side_types",
         "bridges",
+        "military_cue",
         "note",
     }
 )
@@ -98,6 +109,13 @@ class Entity:
     # (alias, language) for the aliases given under ``aliases_by_language`` (they are in
     # ``aliases`` too); the language chooses the matcher's inflection rules
     alias_languages: tuple[tuple[str, str], ...] = ()
+    # (ambiguous alias, its own context words): for an alias that is also a common word
+    # or a first name in its language (Persian/Arabic شاهد: "witness", "watch!", a name),
+    # these replace ``contexts`` for that alias (drone words, not "Russia")
+    alias_contexts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # word starts that make the entity topic-specific where one is near a hit (within the
+    # context window): the town of Yelabuga beside "drone plant", not beside "museum"
+    topic_contexts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,9 @@ class RelevanceRule:
     # in different units or the same ("the shadow fleet carries Russian crude ... grew out
     # of a playbook first used for Iranian oil"); empty: no such rule
     bridges: tuple[str, ...] = ()
+    # the unit must hold one of ``military_cues`` (drone, missile, instructor ...), not
+    # just any relation cue (talks, a visit, a deal)
+    military_cue: bool = False
     note: str = ""
 
 
@@ -320,6 +341,27 @@ def _entity(
         raise fail(f"{stray[0]!r} is not one of the entity's aliases", "ambiguous_aliases")
     if lists["ambiguous_aliases"] and not lists["contexts"]:
         raise fail("ambiguous aliases need at least one context word", "contexts")
+    alias_contexts = entry.get("alias_contexts", {})
+    if not isinstance(alias_contexts, dict):
+        raise fail("must be a table of alias = [context words]", "alias_contexts")
+    own: list[tuple[str, tuple[str, ...]]] = []
+    for alias, words in alias_contexts.items():
+        if alias not in lists["ambiguous_aliases"]:
+            raise fail(f"{alias!r} is not one of the entity's ambiguous aliases", "alias_contexts")
+        if (
+            not isinstance(words, list)
+            or not words
+            or not all(isinstance(w, str) and normalize_alias(w) for w in words)
+        ):
+            raise fail(f"{alias!r}: must be a non-empty list of words", "alias_contexts")
+        own.append((alias, tuple(words)))
+    topic_contexts = entry.get("topic_contexts", [])
+    if not isinstance(topic_contexts, list) or not all(
+        isinstance(w, str) and normalize_alias(w) for w in topic_contexts
+    ):
+        raise fail("must be a list of non-empty words", "topic_contexts")
+    if topic_contexts and entry.get("topic_specific", False):
+        raise fail("a topic-specific entity needs no topic contexts", "topic_contexts")
     if known_seeds is not None:
         missing = [seed for seed in lists["seeds"] if seed not in known_seeds]
         if missing:
@@ -332,6 +374,8 @@ def _entity(
         topic_specific=entry.get("topic_specific", False),
         note=entry.get("note", ""),
         alias_languages=tuple(tagged),
+        alias_contexts=tuple(own),
+        topic_contexts=tuple(topic_contexts),
         **lists,
     )
 
@@ -424,6 +468,7 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
                 specific_types=tuple(specific),
                 side_types=tuple(side_types),
                 bridges=tuple(bridges),
+                military_cue=bool(rule.get("military_cue", False)),
                 note=str(rule.get("note", "")),
             )
         )
@@ -451,6 +496,11 @@ def _relevance(raw: object, where: _Locator) -> RelevanceConfig:
         isinstance(w, str) and w.strip() for w in military
     ):
         raise fail("must be a list of non-empty strings", "military_cues")
+    needs_military = [rule.name for rule in rules if rule.military_cue]
+    if needs_military and not military:
+        raise fail(
+            f"rule {needs_military[0]!r} needs a military cue but none is listed", "military_cues"
+        )
     needs_cue = [rule.name for rule in rules if rule.require_cue]
     if needs_cue and not (cues or words):
         raise fail(f"rule {needs_cue[0]!r} requires a cue but none is listed", "relation_cues")

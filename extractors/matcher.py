@@ -148,6 +148,18 @@ class Matcher:
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self._entities = self.catalogue.entities
         self._contexts = [_terms(entity.contexts) for entity in self._entities]
+        # an alias that is also a common word or a first name has its own, stricter contexts
+        self._alias_contexts = {
+            (index, alias): _terms(words)
+            for index, entity in enumerate(self._entities)
+            for alias, words in entity.alias_contexts
+        }
+        # entities topic-specific only beside one of their topic contexts (Yelabuga + plant)
+        self._topic_contexts = {
+            index: _terms(entity.topic_contexts)
+            for index, entity in enumerate(self._entities)
+            if entity.topic_contexts
+        }
         self._negatives = [_terms(entity.negative_contexts) for entity in self._entities]
         self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
         relevance = self.catalogue.relevance
@@ -278,11 +290,14 @@ class Matcher:
         weights, entities = self._weights, self._entities
         total = round(sum(weights[i] * (1.0 + math.log(max(n, 1.0))) for i, n in counts.items()), 3)
         everything = [entities[index] for index in counts]
-        topic_specific = any(entity.topic_specific for entity in everything)
+        topic_specific = any(entity.topic_specific for entity in everything) or any(
+            self._topical(found, index) for index in counts if index in self._topic_contexts
+        )
         sides = {entity.side for entity in everything}
         types = {entity.type for entity in everything}
         units: dict[str, dict[object, set[int]]] = {}
         cues: dict[str, dict[object, tuple[str, bool]]] = {}
+        armed: dict[str, set[object]] = {}
         everywhere = "title" in vetoes
         for rule in self.catalogue.relevance.rules:
             if rule.topic_specific:
@@ -292,11 +307,15 @@ class Matcher:
                 continue
             if total < rule.min_score or not _holds(rule, sides, types, len(everything)):
                 continue  # not even over the whole text
-            plain = not (rule.require_cue or rule.specific_types or rule.side_types)
+            plain = not (
+                rule.require_cue or rule.military_cue or rule.specific_types or rule.side_types
+            )
             if rule.within == "text" and plain:
                 return total, rule, None
             if rule.within not in units:
-                units[rule.within], cues[rule.within] = self._units(found, rule.within)
+                units[rule.within], cues[rule.within], armed[rule.within] = self._units(
+                    found, rule.within
+                )
             if rule.bridges:
                 if self._bridged(rule, units[rule.within], found, vetoes):
                     return total, rule, None
@@ -307,6 +326,8 @@ class Matcher:
                     cue is None or (cue[1] and not any(map(self._evidence.__getitem__, members)))
                 ):
                     continue  # no cue, or a weak one beside countries and capitals only
+                if rule.military_cue and unit not in armed[rule.within]:
+                    continue  # a visit or talks, not drones, missiles or instructors
                 if (
                     vetoes
                     and not rule.topic_specific
@@ -324,6 +345,18 @@ class Matcher:
                 if _rule_holds(rule, chosen):
                     return total, rule, cue[0] if rule.require_cue and cue else None
         return total, None, None
+
+    def _topical(self, found: _Found, index: int) -> bool:
+        """Whether one of the entity's topic contexts starts a word near one of its hits
+        (within the context window, in the body or in the title)."""
+        terms = self._topic_contexts[index]
+        text = found.norm.text
+        for start in found.body.get(index, ()):
+            window = text[max(0, start - CONTEXT_WINDOW) : start + CONTEXT_WINDOW]
+            if _has_term(window, terms):
+                return True
+        title = found.title_norm
+        return index in found.titled and title is not None and _has_term(title.text, terms)
 
     def _bridged(
         self,
@@ -356,10 +389,11 @@ class Matcher:
 
     def _units(
         self, found: _Found, within: str
-    ) -> tuple[dict[object, set[int]], dict[object, tuple[str, bool]]]:
+    ) -> tuple[dict[object, set[int]], dict[object, tuple[str, bool]], set[object]]:
         """Entity indexes per unit (sentence / paragraph / the whole text; the title is a
-        unit of its own) and the first relation cue of each unit that has one, as (word as
-        written, weak); a unit's first strong cue wins over a weak one."""
+        unit of its own), the first relation cue of each unit that has one, as (word as
+        written, weak; a unit's first strong cue wins over a weak one), and the units
+        holding a military cue."""
         text, norm = found.text, found.norm
         breaks = found.breaks_of(within) if within != "text" else []
         members: dict[object, set[int]] = {}
@@ -403,7 +437,7 @@ class Matcher:
         for calm in civilian - military:
             if calm in cues:
                 cues[calm] = (cues[calm][0], True)
-        return members, cues
+        return members, cues, military
 
     def _scan(self, norm: NormalizedText, original: str) -> dict[int, _Hit]:
         """Accepted hits per entity, leftmost-longest. A hit whose longest pattern fails
@@ -444,12 +478,18 @@ class Matcher:
                     ]
                     restart = inner_boundaries[-1]  # the next pattern start inside the hit
                     for inner in inner_boundaries:
-                        shorter = automaton.get(text[start:inner], None)
-                        if shorter is not None:
-                            chosen = self._choose(norm, original, start, inner, shorter[1], present)
+                        # the shorter name as a key, or a key plus an allowed ending up to
+                        # the boundary ("ukrainischer Geheimdienstler": ukrainisch + er)
+                        for cut in range(inner, max(start + 1, inner - 4), -1):
+                            shorter = automaton.get(text[start:cut], None)
+                            if shorter is None or (cut < inner and not shorter[3] & _SUFFIXED):
+                                continue
+                            chosen = self._choose(norm, original, start, cut, shorter[1], present)
                             if chosen is not None:
-                                end = restart = inner
+                                end, restart = cut, inner
                                 break
+                        if chosen is not None:
+                            break
                 if chosen is not None:
                     hit = hits.get(chosen.entity)
                     first = start + 1 + chosen.prefix
@@ -487,7 +527,9 @@ class Matcher:
             window = None
             if candidate.ambiguous:
                 window = text[max(0, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW]
-                contexts = self._contexts[candidate.entity]
+                contexts = self._alias_contexts.get(
+                    (candidate.entity, candidate.alias), self._contexts[candidate.entity]
+                )
                 if not _has_term(window, contexts):
                     continue
                 if self._entities[candidate.entity].type == "weapon" and _followed_by_a_name(
@@ -623,6 +665,8 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
         for alias, exact in surfaces:
             plural = not exact and entity.type not in _NO_PLURAL_TYPES
             forms = _with_hebrew_inner_form(alias_variants(alias))
+            if "de" in languages.get(alias, ()):
+                forms = _with_german_declension(forms)
             if entity.type == "country":
                 forms = _with_arabic_adjective(forms)
             forms = _with_cyrillic_alternation(forms)
@@ -808,15 +852,17 @@ def _cue_automaton(
     military: tuple[str, ...] = (),
 ) -> ahocorasick.Automaton | None:
     """Finder for the relation cues (word starts), relation words (whole words), weak
-    cues, civilian context words and military cues (word starts); an Arabic-script term
+    cues, civilian context words and military cues (word starts; whole words when the term
+    is also a relation word: "iha" is not "ihale", "arme" not "Armenien"); an Arabic-script term
     also with an attached proclitic, a Hebrew one with its prefixes. Values: (the term's
     length with its prefix, whole word, kind: _STRONG, _WEAK, _CIVILIAN or _MILITARY);
     a term in two lists keeps the later kind (military over the others)."""
-    terms = [(term, False, _STRONG) for term in _with_hebrew_inner_form(_terms(cues))]
-    terms += [(term, True, _STRONG) for term in _terms(words)]
-    terms += [(term, False, _WEAK) for term in _with_hebrew_inner_form(_terms(weak))]
-    terms += [(term, False, _CIVILIAN) for term in _with_hebrew_inner_form(_terms(civilian))]
-    terms += [(term, False, _MILITARY) for term in _with_hebrew_inner_form(_terms(military))]
+    words_only = frozenset(_terms(words))  # also a relation word: whole words only
+    terms = [(t, t in words_only, _STRONG) for t in _with_hebrew_inner_form(_terms(cues))]
+    terms += [(term, True, _STRONG) for term in sorted(words_only)]
+    terms += [(t, t in words_only, _WEAK) for t in _with_hebrew_inner_form(_terms(weak))]
+    terms += [(t, t in words_only, _CIVILIAN) for t in _with_hebrew_inner_form(_terms(civilian))]
+    terms += [(t, t in words_only, _MILITARY) for t in _with_hebrew_inner_form(_terms(military))]
     if not terms:
         return None
     automaton = ahocorasick.Automaton()
@@ -874,6 +920,35 @@ def _with_arabic_adjective(forms: tuple[str, ...]) -> tuple[str, ...]:
         if len(form) >= 5 and form.endswith("یا") and _ARABIC_LETTER.search(form)
     )
     return forms + extra if extra else forms
+
+
+_GERMAN_ADJECTIVE = re.compile(r"^(.{3,}(?:isch|lich))(?:e|er|en|em|es)?$")
+_GERMAN_ENDINGS = ("e", "er", "en", "em", "es")
+
+
+def _with_german_declension(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """``forms`` plus, for a German alias whose words before the last are adjectives in
+    -isch/-lich, every declension of them: "ukrainischer Geheimdienst" also as
+    "ukrainischem Geheimdienst", "ukrainischen Geheimdienstes" (the last word's endings
+    are the German suffixes), "Islamische Revolutionsgarde" as "Islamischen ..."."""
+    extra: set[str] = set()
+    for form in forms:
+        words = form.split(SOFT)
+        if len(words) < 2 or HARD in form:
+            continue
+        choices = []
+        for word in words[:-1]:
+            adjective = _GERMAN_ADJECTIVE.match(word)
+            stem = adjective.group(1) if adjective else None
+            choices.append([stem + ending for ending in _GERMAN_ENDINGS] if stem else [word])
+        if all(len(options) == 1 for options in choices):
+            continue
+        variants = [""]
+        for options in choices:
+            variants = [f"{head}{option}{SOFT}" for head in variants for option in options]
+        extra.update(head + words[-1] for head in variants)
+    extra.difference_update(forms)
+    return forms + tuple(sorted(extra)) if extra else forms
 
 
 _ALTERNATION = {"г": "з", "к": "ц", "х": "с"}

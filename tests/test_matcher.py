@@ -393,7 +393,7 @@ def test_hebrew_final_letters_take_their_regular_form_before_an_ending(matcher: 
     # איראן ends in a final nun; איראניות (Iranian, feminine plural) writes a regular nun
     assert ids(matcher.match("חברות איראניות")) == {"iran"}
     # the cue רחפן (drone) starts רחפנים
-    result = matcher.match("מדריכים איראנים מאמנים טייסי רחפנים רוסים.")
+    result = matcher.match("טכנאים איראנים מאמנים טייסי רחפנים רוסים.")
     assert (result.on_topic, result.rule) == (True, "cooperation_in_sentence: רחפנים")
 
 
