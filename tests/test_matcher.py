@@ -471,3 +471,44 @@ def test_washington_in_german_and_french_needs_a_context_of_its_language(
 )
 def test_a_person_named_like_a_weapon(matcher: Matcher, text: str, shahed: bool) -> None:
     assert ("shahed-136" in ids(matcher.match(text))) is shahed
+
+
+def test_arabic_script_shahed_needs_a_drone_word(matcher: Matcher) -> None:
+    # شاهد is also "watch!" and a first name: "Russia" or "the plane" near it is not enough
+    assert "shahed-136" not in ids(matcher.match("شاهد، خبرنگار جوان، از روسیه گزارش داد."))
+    assert "shahed-136" not in ids(matcher.match("شاهد: لحظة سقوط الطائرة في روسيا"))
+    assert "shahed-136" in ids(matcher.match("روسيا تطلق طائرات شاهد على كييف"))
+    assert "shahed-136" in ids(matcher.match("روسیه با پهپادهای شاهد به خارکیف حمله کرد."))
+
+
+def test_german_adjectives_inside_an_alias_decline(matcher: Matcher) -> None:
+    found = ids(matcher.match("Laut ukrainischem Geheimdienst liefert Iran Drohnen."))
+    assert "ukrainian-intelligence" in found and "ukraine" not in found
+    # the longer name fails; the fallback keeps the adjective with its ending
+    assert ids(matcher.match("Das sagte ein ukrainischer Geheimdienstler.")) == {"ukraine"}
+
+
+def test_topic_contexts_make_an_entity_topic_specific_only_beside_them(matcher: Matcher) -> None:
+    plant = matcher.match("Workers at the Yelabuga plant assemble drones around the clock.")
+    assert (plant.on_topic, plant.rule) == (True, "topic_specific")
+    town = matcher.match("The Yelabuga town council elected a new mayor on Sunday.")
+    assert ids(town) == {"yelabuga"} and not town.on_topic
+
+
+def test_iran_and_ukraine_need_a_military_cue(matcher: Matcher) -> None:
+    armed = matcher.match("The IRGC said its drones were never used in Ukraine.")
+    assert armed.on_topic and armed.rule == "iran_military_in_ukraine: drones"
+    talks = matcher.match("Kyiv and Tehran held talks on compensation for the families.")
+    assert not talks.on_topic
+    ps752 = matcher.match(
+        "Ukraine marked the anniversary of flight PS752, downed by IRGC missiles."
+    )
+    assert not ps752.on_topic
+
+
+def test_a_cue_listed_as_a_relation_word_is_a_whole_word(matcher: Matcher) -> None:
+    # "vend" (sells) is not the start of "vendredi", "arme" not of "Armenien"
+    assert not matcher.match("Moscou et Téhéran ont annoncé vendredi la reprise des vols.").on_topic
+    gas = matcher.match("Russland und Iran unterzeichneten ein Abkommen über Erdgas an Armenien.")
+    assert not gas.on_topic  # a gas deal is civilian; without "arme" no military word
+    assert matcher.match("Russland liefert Iran Waffen und Munition.").on_topic
