@@ -57,6 +57,7 @@ _ENTITY_KEYS = frozenset(
         "aliases_by_language",
         "alias_contexts",
         "topic_contexts",
+        "civilian",
     }
 )
 _RULE_KEYS = frozenset(
@@ -116,6 +117,9 @@ class Entity:
     # word starts that make the entity topic-specific where one is near a hit (within the
     # context window): the town of Yelabuga beside "drone plant", not beside "museum"
     topic_contexts: tuple[str, ...] = ()
+    # a civilian installation (a nuclear power plant): named beside a weak cue, or a cue
+    # in a civilian story ("reactor fuel"), it is no evidence of military cooperation
+    civilian: bool = False
 
 
 @dataclass(frozen=True)
@@ -310,8 +314,9 @@ def _entity(
             if not item.strip() or (key != "seeds" and not normalize_alias(item)):
                 raise fail(f"empty or punctuation-only entry {item!r}", key)
         lists[key] = tuple(value)
-    if not isinstance(entry.get("topic_specific", False), bool):
-        raise fail("must be true or false", "topic_specific")
+    for flag in ("topic_specific", "civilian"):
+        if not isinstance(entry.get(flag, False), bool):
+            raise fail("must be true or false", flag)
     if not isinstance(entry.get("note", ""), str):
         raise fail("must be a string", "note")
     by_language = entry.get("aliases_by_language", {})
@@ -376,6 +381,7 @@ def _entity(
         alias_languages=tuple(tagged),
         alias_contexts=tuple(own),
         topic_contexts=tuple(topic_contexts),
+        civilian=entry.get("civilian", False),
         **lists,
     )
 

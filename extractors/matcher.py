@@ -74,6 +74,17 @@ LANGUAGE_SUFFIXES: dict[str, frozenset[str]] = {
     ),
 }  # fmt: skip
 _TURKISH_MIN = 4
+# After a Turkish alias under 4 letters (Rus, Çin) only the plural and gentilic endings, so
+# "Ruslar", "Rusların", "Çinli" match and "Rusa", "Ruse" do not.
+TURKISH_SHORT_SUFFIXES = frozenset(
+    {
+        "lar", "ler", "ları", "leri", "ların", "lerin", "lara", "lere", "larda", "lerde",
+        "lardan", "lerden", "larla", "lerle", "lı", "li", "lılar", "liler",
+    }
+)  # fmt: skip
+# Turkish stacks its suffixes (İran-lı-lar-la, Rus-lar-ın-dan): after a Turkish alias the
+# ending may be a chain of up to three listed suffixes, at most this many letters.
+_TURKISH_CHAIN = 10
 # entity types that are no evidence beside a weak cue (a vote "jointly", "sanctions")
 _GENERIC_TYPES = frozenset({"country", "government", "place"})
 _TOPIC_SIDES = frozenset({"russia", "iran", "proxy"})
@@ -184,8 +195,10 @@ class Matcher:
         # entities that back a weak cue: Russia-, Iran- or proxy-side and more specific than
         # a country, government or place (the IRGC, Rostec, a Shahed, a minister), or a
         # topic concept of no side (sanctions evasion, the ghost fleet; not "EU sanctions")
+        # (a civilian installation such as a nuclear power plant backs none)
         self._evidence = [
             e.type not in _GENERIC_TYPES
+            and not e.civilian
             and (e.side in _TOPIC_SIDES or (e.type == "concept" and e.side == "other"))
             for e in self._entities
         ]
@@ -684,6 +697,7 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
                 if not (arabic or hebrew) and not exact:
                     for language in languages.get(alias, ()):
                         if language == "tr" and len(variant) < _TURKISH_MIN:
+                            suffixes = suffixes | TURKISH_SHORT_SUFFIXES
                             continue
                         suffixes = suffixes | LANGUAGE_SUFFIXES.get(language, frozenset())
                 if arabic:
@@ -835,9 +849,26 @@ def _right_boundary_ok(text: str, end: int, suffixes: frozenset[str]) -> bool:
     if not suffixes:
         return False
     stop = end
-    while stop < len(text) and stop - end <= 4 and text[stop] not in BOUNDARIES:
+    turkish = "lar" in suffixes  # only the Turkish sets hold it: chains are allowed
+    longest = _TURKISH_CHAIN if turkish else 5
+    while stop < len(text) and stop - end < longest and text[stop] not in BOUNDARIES:
         stop += 1
-    return (stop >= len(text) or text[stop] in BOUNDARIES) and text[end:stop] in suffixes
+    if not (stop >= len(text) or text[stop] in BOUNDARIES):
+        return False
+    tail = text[end:stop]
+    return tail in suffixes or (turkish and _chain_of(tail, suffixes, 3))
+
+
+def _chain_of(tail: str, suffixes: frozenset[str], pieces: int) -> bool:
+    """Whether ``tail`` is a run of at most ``pieces`` suffixes (lı + lar + la)."""
+    if tail in suffixes:
+        return True
+    if pieces <= 1:
+        return False
+    return any(
+        tail[:cut] in suffixes and _chain_of(tail[cut:], suffixes, pieces - 1)
+        for cut in range(1, len(tail))
+    )
 
 
 def _alnum(text: str) -> str:

@@ -512,3 +512,27 @@ def test_a_cue_listed_as_a_relation_word_is_a_whole_word(matcher: Matcher) -> No
     gas = matcher.match("Russland und Iran unterzeichneten ein Abkommen über Erdgas an Armenien.")
     assert not gas.on_topic  # a gas deal is civilian; without "arme" no military word
     assert matcher.match("Russland liefert Iran Waffen und Munition.").on_topic
+
+
+def test_turkish_suffixes_stack_and_short_aliases_take_plurals_only(matcher: Matcher) -> None:
+    assert ids(matcher.match("Ruslar İranlılarla anlaştı.")) == {"russia", "iran"}
+    assert ids(matcher.match("Rusların İranlılardan aldığı füzeler")) == {"russia", "iran"}
+    assert ids(matcher.match("Rusa adlı köyde festival var.")) == set()
+
+
+def test_support_is_a_weak_cue(matcher: Matcher) -> None:
+    vote = matcher.match("Russia, Iran and Belarus voted in support of the draft resolution.")
+    assert not vote.on_topic
+    proxy = matcher.match("Hezbollah thanked Moscow for its military support in Syria.")
+    assert proxy.on_topic
+
+
+def test_a_civilian_installation_backs_no_civilian_cue(matcher: Matcher) -> None:
+    fuel = matcher.match("Russia shipped reactor fuel to the Bushehr plant before its outage.")
+    assert ids(fuel) == {"russia", "bushehr-npp"} and not fuel.on_topic
+
+
+def test_iranian_forces_in_ukraine_need_specific_entities_on_both_sides(matcher: Matcher) -> None:
+    crimea = matcher.match("Іранські інструктори КВІР перебували в Криму, заявили в ГУР.")
+    assert crimea.rule == "iran_forces_in_ukraine: інструктори"
+    assert not matcher.match("Zelensky met Pezeshkian at the UN General Assembly.").on_topic
