@@ -536,3 +536,13 @@ def test_iranian_forces_in_ukraine_need_specific_entities_on_both_sides(matcher:
     crimea = matcher.match("Іранські інструктори КВІР перебували в Криму, заявили в ГУР.")
     assert crimea.rule == "iran_forces_in_ukraine: інструктори"
     assert not matcher.match("Zelensky met Pezeshkian at the UN General Assembly.").on_topic
+
+
+def test_a_term_is_looked_for_in_every_language(matcher: Matcher) -> None:
+    # German "import" made English "important" civilian, French "accord" made "according" a cue
+    important = matcher.match("It is important that Moscow and Tehran cooperate on drones.")
+    assert important.rule == "cooperation_in_sentence: cooperate"
+    vote = matcher.match("According to Reuters, Russia and Iran voted against the resolution.")
+    assert not vote.on_topic
+    assert not matcher.match("Russia and Iran agreed to drop visas for tour groups.").on_topic
+    assert "shahed-136" not in ids(matcher.match("Şahed adlı öğrenci Moskova'da okuyor."))
