@@ -113,7 +113,7 @@ def load_staged_into_lake(
 
 def load_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> rules.Added:
     """Write one staged batch in the transaction open on ``con`` (no BEGIN/COMMIT here)."""
-    if "articles" in staged.rows:
+    if staged.rows.get("articles"):
         con.execute(rules.INSERT_STORY_BANDS, {"file": str(staged.file("articles"))})
     return rules.write_batch(con, staged, _STATEMENTS)
 
@@ -121,8 +121,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> rules.Add
 def _check(con: duckdb.DuckDBPyConnection, staged: StagedBatch) -> None:
     """Raise ConstraintException when a staged row breaks a CHECK the lake cannot hold."""
     for staged_name, table in _CHECKED_FILES.items():
-        if staged_name not in staged.rows:
-            continue
+        if not staged.rows.get(staged_name):
+            continue  # no rows staged: nothing to check
         for condition in CHECKS[table]:
             row = con.execute(
                 f"SELECT count(*) FROM read_parquet($file) WHERE NOT coalesce({condition}, true)",

@@ -172,27 +172,45 @@ class BatchStatements:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch, sql: BatchStatements) -> Added:
-    """Write one staged batch in the transaction open on ``con`` (no BEGIN/COMMIT here)."""
-    files = {table: str(staged.file(table)) for table in staged.rows}
+    """Write one staged batch in the transaction open on ``con`` (no BEGIN/COMMIT here).
+
+    A statement is run only when its staged file has rows (``staged.rows``, checked
+    against each file by ``read_staged``): every statement reads its rows from that file,
+    so on an empty one it changes nothing. An unchanged run's batch (its runs row, maybe
+    feed states and polls) runs those statements alone, not a scan of the stored articles
+    and mentions per table; the counts behind ``Added`` are read only for the tables the
+    batch can change.
+    """
+    files = {table: str(staged.file(table)) for table in staged.rows if staged.rows[table] > 0}
 
     def run(statement: str, table: str, **params: object) -> None:
-        if table in files:  # a table absent from an older batch's manifest is empty
+        if table in files:  # absent: no rows staged (or a table an older batch lacks)
             con.execute(statement, {"file": files[table], **params})
 
     now = datetime.now(UTC)
     version = catalogue_version(con, files.get("runs"))
-    articles_before = count(con, "articles")
-    mentions_before = count(con, "mentions")
-    aliases_before = count(con, "article_aliases")
+    touched = {t: files[t] for t in ("articles", "mentions") if t in files}
+    # the mention statements' scope is the batch's articles and mentions (both staged)
+    mentions_written = bool(touched) and {"articles", "mentions"} <= staged.rows.keys()
+    counted = [
+        table
+        for table, written in (
+            ("articles", "articles" in files),
+            ("mentions", mentions_written),
+            ("article_aliases", "article_aliases" in files),
+        )
+        if written
+    ]
+    before = {table: count(con, table) for table in counted}
     run(sql.entities, "entities", version=version, now=now)
     run(sql.sources, "sources", now=now)
     run(sql.feed_state, "feed_states")
     run(sql.feed_polls, "feed_polls")
     run(sql.articles, "articles")
-    if "articles" in files and "mentions" in files:
-        touched = {"articles": files["articles"], "mentions": files["mentions"]}
+    if mentions_written:
+        paths = {t: str(staged.file(t)) for t in ("articles", "mentions")}
         for statement in sql.mentions:  # only the parameters a statement names
-            con.execute(statement, {k: v for k, v in touched.items() if f"${k}" in statement})
+            con.execute(statement, {k: v for k, v in paths.items() if f"${k}" in statement})
     run(sql.aliases, "article_aliases")
     run(sql.page_failures, "page_failures")
     for table in ("articles", "article_aliases"):
@@ -200,9 +218,10 @@ def write_batch(con: duckdb.DuckDBPyConnection, staged: StagedBatch, sql: BatchS
     run(sql.alerts, "alerts")
     run(sql.emerging_terms, "emerging_terms")
     run(sql.catalogue_version, "runs", now=now)
-    articles_added = count(con, "articles") - articles_before
-    mentions_added = count(con, "mentions") - mentions_before
-    aliases_added = count(con, "article_aliases") - aliases_before
+    added = {table: count(con, table) - n for table, n in before.items()}
+    articles_added = added.get("articles", 0)
+    mentions_added = added.get("mentions", 0)
+    aliases_added = added.get("article_aliases", 0)
     run(sql.runs, "runs", now=now, articles_added=articles_added, mentions_added=mentions_added)
     failures = staged.rows.get("page_failures", 0)
     return Added(articles_added, mentions_added, aliases_added, failures)
