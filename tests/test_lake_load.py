@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from newswatch.core.records import (
     PageFailureRecord,
     RunRecord,
 )
+from newswatch.warehouse import lake_load
 from newswatch.warehouse.db import connect
 from newswatch.warehouse.lake import LakeConfig, open_lake
 from newswatch.warehouse.lake_load import BatchTiming, load_staged_into_lake
@@ -405,6 +407,66 @@ def test_two_loaders_with_overlapping_batches_store_the_union_once(
         f"{sum(a - 1 for a in attempts)} re-runs, loads "
         f"{[round(r['seconds'], 2) for r in results]} s"
     )
+
+
+class Recorded:
+    """The lake connection, recording each statement it runs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, log: list[str]) -> None:
+        self._con, self._log = con, log
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        self._log.append(" ".join(sql.split()))
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._con, name)
+
+
+WRITE_TARGET = re.compile(r"^(?:MERGE INTO|INSERT INTO|DELETE FROM|UPDATE)\s+(\w+)", re.I)
+COUNTED = re.compile(r"^SELECT count\(\*\) FROM (\w+)$", re.I)
+
+
+def test_an_unchanged_runs_batch_runs_only_its_own_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose feeds all answered 304 stages its run, feed states and polls only: its
+    load writes those tables (and the write guard), never reads the stored articles or
+    mentions, and leaves every other table as it was; loading it again changes nothing."""
+    batches = sample_batches(days=2)
+    config = LakeConfig.embedded(tmp_path / "home")
+    load_staged_into_lake(config, stage(batches, tmp_path / "base"))
+    before = lake_state(config, CLOCK)
+    when = datetime(2025, 4, 3, 7, tzinfo=UTC)
+    polled = batches[-1].feed_states[0]
+    idle = IngestBatch(
+        run=RunRecord("idle", when, when, feeds_polled=1, feeds_unchanged=1),
+        feed_states=(replace(polled, last_polled_at=when, etag="etag-idle"),),
+    )
+    staged = stage([idle], tmp_path / "idle")
+    shutil.copytree(staged, tmp_path / "again")
+    log: list[str] = []
+    real_open = lake_load.open_lake
+    monkeypatch.setattr(lake_load, "open_lake", lambda c: Recorded(real_open(c), log))
+    report = load_staged_into_lake(config, staged)
+    assert (report.batches_loaded, report.articles_added, report.mentions_added) == (1, 0, 0)
+    written = {m.group(1) for m in map(WRITE_TARGET.match, log) if m}
+    # catalogue_versions: the runs file's statement (the run names no catalogue: no row)
+    assert written == {"feed_state", "runs", "catalogue_versions", "newswatch_write_guard"}, log
+    assert not [m.group(1) for m in map(COUNTED.match, log) if m], log
+    assert not [s for s in log if "story_bands" in s or "entity_daily" in s], log
+    after = lake_state(config, CLOCK)
+    changed = {t for t in after if after[t] != before[t]}
+    assert changed == {"runs", "feed_state"}
+    with open_lake(config, read_only=True) as con:
+        assert con.execute(
+            "SELECT etag FROM feed_state WHERE source_id = $s", {"s": polled.source_id}
+        ).fetchone() == ("etag-idle",)
+        assert con.execute(
+            "SELECT articles_added, mentions_added FROM runs WHERE run_id = 'idle'"
+        ).fetchone() == (0, 0)
+    load_staged_into_lake(config, tmp_path / "again")
+    assert lake_state(config, CLOCK) == after
 
 
 def test_an_empty_staging_folder_opens_nothing(tmp_path: Path) -> None:
