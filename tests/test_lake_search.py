@@ -161,6 +161,62 @@ def test_the_index_updated_change_by_change_equals_a_full_rebuild(
     assert answers(catalog, index, cases) == expected
 
 
+def bm25_reference(index: Path, query: str) -> list[tuple[str, float]]:
+    """The extension's own BM25 (``match_bm25``) over the index file, best first."""
+    with open_duckdb(index, read_only=True) as con:
+        search.load_extension(con)
+        return [
+            (str(a), float(s))
+            for a, s in con.execute(
+                "SELECT article_id, round(s, 9) FROM (SELECT name AS article_id, "
+                f"{search.INDEX_SCHEMA}.match_bm25(name, $q) AS s FROM {search.INDEX_SCHEMA}.docs) "
+                "WHERE s IS NOT NULL ORDER BY s DESC, article_id",
+                {"q": query},
+            ).fetchall()
+        ]
+
+
+def test_lake_search_ranks_as_the_extensions_bm25_on_a_full_rebuild(
+    catalog: Path, tmp_path: Path
+) -> None:
+    """The hits a lake search reads by docid from the index file (``search._side_hits``),
+    after incremental publishes, are the extension's ranking over a full rebuild: same
+    articles, same scores, same order, and each hit's columns are the lake's row."""
+    index = search_index_path(catalog)
+    with connect(catalog) as con:
+        insert(con, 0, 30)
+    publish_lake_index(catalog, index)
+    with connect(catalog) as con:
+        insert(con, 30, 20)
+        con.execute("DELETE FROM articles WHERE article_id IN ('a0004', 'a0031')")
+        con.execute(
+            "UPDATE articles SET text = 'drones over the Caspian' WHERE article_id = 'a0010'"
+        )
+    assert publish_lake_index(catalog, index).mode == "incremental"
+    rebuilt = tmp_path / "rebuilt.search.duckdb"
+    assert publish_lake_index(catalog, rebuilt, incremental=False).mode == "full"
+    queries = ("drones", "Caspian route", "factory drones", "беспилотники порт", "story3")
+    with connect(catalog, read_only=True) as con:
+        search.load_extension(con)
+        attach_index(con, index)
+        assert search.side_articles_by_docid(con)
+        stored = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT article_id, title, outlet, url, source_id, language FROM articles"
+            ).fetchall()
+        }
+        for query in queries:
+            reference = bm25_reference(rebuilt, query)
+            assert len(reference) >= 3, query
+            found = search.search(con, query, limit=1000)
+            assert [(h.article_id, round(h.score, 9)) for h in found] == reference, query
+            top = search.search(con, query, limit=3)
+            assert [h.article_id for h in top] == [h.article_id for h in found[:3]], query
+            for h in found:
+                assert (h.title, h.outlet, h.url, h.source_id, h.language) == stored[h.article_id]
+
+
 def test_a_publish_with_no_article_changed_does_no_index_work(catalog: Path) -> None:
     index = search_index_path(catalog)
     with connect(catalog) as con:

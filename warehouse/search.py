@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import duckdb_extension_fts
@@ -218,15 +219,20 @@ def search(
         params["group_nos"] = [n for n, group in enumerate(groups) for _ in group]
         params["group_termids"] = [termid for group in groups for termid, _ in group]
         params["groups"] = len(groups)
+    by_docid = ix != INDEX_SCHEMA and side_articles_by_docid(con)
     sql = matches_sql(
         grouped=bool(groups),
         conditions=conditions,
         patterns=len(patterns),
         by_rowid=ix == INDEX_SCHEMA and docid_is_article_rowid(con),
         index=ix,
-        by_docid=ix != INDEX_SCHEMA and side_articles_by_docid(con),
+        by_docid=by_docid,
+        fetch=not by_docid,
     )
-    rows = con.execute(sql, params).fetchall()
+    if by_docid:
+        rows = _side_hits(con, con.execute(sql, params).fetchall())
+    else:
+        rows = con.execute(sql, params).fetchall()
     light = highlighter(query, _stems(con, query.words))
     return [
         SearchHit(
@@ -243,6 +249,37 @@ def search(
         )
         for article_id, score, title, outlet, day, url, story_id, source_id, language, body in rows
     ]
+
+
+_HIT_COLUMNS = "article_id, title, outlet, published_day, url, story_id, source_id, language, text"
+
+
+def _side_hits(con: duckdb.DuckDBPyConnection, top: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The hit rows of the best (docid, score) pairs, read from the lake index file's copy
+    of the articles (``SIDE_ARTICLES``) one docid at a time, best score first, then by
+    article id (``matches_sql``'s order).
+
+    One lookup per docid, each a constant filter the scan checks against its zone maps, so
+    only the vector holding the hit is read whole: a join (or one ``IN`` list) on the hits'
+    docids scans every row group a hit falls in, titles and texts included (at 1 M
+    articles, 20 hits: 0.1 s of the 0.13 s a search took, 0.013 s so).
+    """
+    if not top:
+        return []
+    lookups = " UNION ALL ".join(
+        f"(SELECT docid, {_HIT_COLUMNS} FROM {SIDE_ARTICLES} WHERE docid = {int(docid)})"
+        for docid, _ in top
+    )
+    sql = f"""
+WITH top AS (SELECT unnest($docids) AS docid, unnest($scores) AS score)
+SELECT a.article_id, top.score, a.title, a.outlet, a.published_day, a.url, a.story_id,
+       a.source_id, a.language, a.text
+FROM top JOIN ({lookups}) AS a USING (docid)
+ORDER BY top.score DESC, a.article_id
+"""
+    docids = [docid for docid, _ in top]
+    scores = [score for _, score in top]
+    return con.execute(sql, {"docids": docids, "scores": scores}).fetchall()
 
 
 def entities_by_alias(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
@@ -344,6 +381,7 @@ def matches_sql(
     by_rowid: bool,
     index: str = INDEX_SCHEMA,
     by_docid: bool = False,
+    fetch: bool = True,
 ) -> str:
     """The search statement for the parts a query uses.
 
@@ -355,6 +393,8 @@ def matches_sql(
     ``$limit`` last, and only their rows fetched whole. With neither filters nor patterns
     the limit comes first, straight after scoring. ``index`` is ``index_schema``'s answer;
     ``by_docid``: the article rows are the lake index file's copy (``SIDE_ARTICLES``).
+    Without ``fetch`` the statement returns the best ``(docid, score)`` pairs alone, best
+    first (``search`` then reads their rows by docid, ``_side_hits``).
     """
 
     def article(alias: str) -> str:
@@ -424,6 +464,10 @@ def matches_sql(
         )
         last = "matched"
     ctes.append(f"top AS (SELECT docid, score FROM {last} ORDER BY score DESC, docid LIMIT $limit)")
+    if not fetch:
+        return (
+            "WITH " + ",\n".join(ctes) + "\nSELECT docid, score FROM top ORDER BY score DESC, docid"
+        )
     return (
         "WITH "
         + ",\n".join(ctes)
