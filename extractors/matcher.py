@@ -87,6 +87,7 @@ TURKISH_SHORT_SUFFIXES = frozenset(
 _TURKISH_CHAIN = 10
 # entity types that are no evidence beside a weak cue (a vote "jointly", "sanctions")
 _GENERIC_TYPES = frozenset({"country", "government", "place"})
+_NAME_TYPES = frozenset({"country", "government", "organisation", "agreement", "place"})
 _TOPIC_SIDES = frozenset({"russia", "iran", "proxy"})
 _HEBREW_MIN = 4
 _STRONG, _WEAK, _CIVILIAN, _MILITARY = 0, 1, 2, 3  # kinds of cue-automaton terms
@@ -129,6 +130,7 @@ class _Hit:
     end: int
     alias: str
     starts: list[int]  # normalised start of every hit (for the proximity rules)
+    ends: list[int] = field(default_factory=list)  # normalised end of every hit
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ class _Found:
     title_norm: NormalizedText | None
     title: str
     breaks: dict[str, list[int]] = field(default_factory=dict)  # per unit kind, computed once
+    # normalised (start, end) of every hit of a name whose words may be cues (the United
+    # Nations, the Shanghai Cooperation Organisation), body and title: no cue inside them
+    names: tuple[tuple[int, int], ...] = ()
+    title_names: tuple[tuple[int, int], ...] = ()
 
     def breaks_of(self, within: str) -> list[int]:
         """Original offsets just after each sentence / paragraph end."""
@@ -192,6 +198,10 @@ class Matcher:
             for e in self._entities
         ]
         self._rules = {rule.name: rule for rule in config.rules}
+        # names of states, organisations, treaties and places: a cue word inside one is part
+        # of the name ("United Nations" = الأمم المتحدة, "Soviet Union" = Советский Союз,
+        # "Shanghai Cooperation Organisation"), not a relation between the sides
+        self._names = [e.type in _NAME_TYPES and not e.topic_specific for e in self._entities]
         # entities that back a weak cue: Russia-, Iran- or proxy-side and more specific than
         # a country, government or place (the IRGC, Rostec, a Shahed, a minister), or a
         # topic concept of no side (sanctions evasion, the ghost fleet; not "EU sanctions")
@@ -269,6 +279,8 @@ class Matcher:
             text,
             title_norm,
             title or "",
+            names=self._name_spans(body),
+            title_names=self._name_spans(titled),
         )
         relevance, rule, cue = self._verdict(counts, found, frozenset())
         if rule is not None and not rule.topic_specific:
@@ -278,6 +290,18 @@ class Matcher:
         # the stored rule says what decided: its name, and for a cue rule the cue word
         label = None if rule is None else rule.name if cue is None else f"{rule.name}: {cue}"
         return MatchResult(tuple(mentions), relevance, rule is not None, label)
+
+    def _name_spans(self, hits: dict[int, _Hit]) -> tuple[tuple[int, int], ...]:
+        """Sorted (start, end) of the hits of names whose words are no relation cue."""
+        named = self._names
+        return tuple(
+            sorted(
+                (start, end)
+                for index, hit in hits.items()
+                if named[index]
+                for start, end in zip(hit.starts, hit.ends, strict=False)
+            )
+        )
 
     def _vetoes(self, found: _Found) -> frozenset[object]:
         """The paragraphs (numbered as the paragraph units) holding a veto word (sport,
@@ -420,6 +444,8 @@ class Matcher:
         civilian: set[object] = set()
         military: set[object] = set()
         for start, end, kind in _cue_spans(self._cues, norm.text):
+            if _inside(found.names, start, end):
+                continue  # a word of a name: "United Nations", "Soviet Union"
             o_start = norm.to_original(start)
             unit = bisect_right(breaks, o_start)
             if unit not in members:
@@ -435,6 +461,8 @@ class Matcher:
         title_norm = found.title_norm
         if title_norm is not None and "title" in members:
             for start, end, kind in _cue_spans(self._cues, title_norm.text):
+                if _inside(found.title_names, start, end):
+                    continue
                 if kind == _CIVILIAN:
                     civilian.add("title")
                     continue
@@ -507,10 +535,11 @@ class Matcher:
                     hit = hits.get(chosen.entity)
                     first = start + 1 + chosen.prefix
                     if hit is None:
-                        hits[chosen.entity] = _Hit(1, first, end, chosen.alias, [first])
+                        hits[chosen.entity] = _Hit(1, first, end, chosen.alias, [first], [end])
                     else:
                         hit.count += 1
                         hit.starts.append(first)
+                        hit.ends.append(end)
                 if restart is not None:
                     break  # resume the automaton inside the failed hit
             position = restart
@@ -549,6 +578,8 @@ class Matcher:
                     norm, original, end, contexts
                 ):
                     continue  # "Shahed Rahman", "Şahed Yılmaz": a person, not the drone
+                if _with_article(norm, original, start + 1 + candidate.prefix, candidate.alias):
+                    continue  # الرئيسي "the main", الشاهد "the witness": a word, not a name
             found = self._negatives_in(text, candidate.entity, present)
             if found and _negated(text, start, end, found):
                 continue
@@ -1019,6 +1050,25 @@ def _followed_by_a_name(
     if word.isupper() or original[norm.to_original(end - 1)].isupper():
         return False  # capitals throughout (SHAHED IN KHARKIV) say nothing of a name
     return not _has_term(SOFT + text[end + 1 : stop], contexts)
+
+
+def _inside(spans: tuple[tuple[int, int], ...], start: int, end: int) -> bool:
+    """Whether [start, end) lies inside one of the sorted ``spans`` (a cue's boundary
+    character may sit just before the name's first letter)."""
+    if not spans:
+        return False
+    slot = bisect_right(spans, (start + 1, 1 << 62)) - 1
+    return slot >= 0 and spans[slot][0] <= start + 1 and end <= spans[slot][1]
+
+
+def _with_article(norm: NormalizedText, original: str, start: int, alias: str) -> bool:
+    """True when an Arabic-script alias not written with the article ال is preceded by it in
+    the original text (ال, or لل after the preposition ل): a name takes no article, so
+    الرئيسي is the adjective "main", not Raisi (normalisation strips the article)."""
+    if not _ARABIC_LETTER.search(alias) or alias.startswith("ال"):
+        return False
+    o_start = norm.to_original(start)
+    return original[max(0, o_start - 2) : o_start] in ("ال", "لل")
 
 
 def _word_starts(automaton: ahocorasick.Automaton | None, text: str) -> list[int]:

@@ -546,3 +546,26 @@ def test_a_term_is_looked_for_in_every_language(matcher: Matcher) -> None:
     assert not vote.on_topic
     assert not matcher.match("Russia and Iran agreed to drop visas for tour groups.").on_topic
     assert "shahed-136" not in ids(matcher.match("Şahed adlı öğrenci Moskova'da okuyor."))
+
+
+def test_a_cue_inside_a_name_is_no_cue(matcher: Matcher) -> None:
+    # المتحدة in the United Nations, Союз in the Soviet Union, Cooperation in the SCO
+    assert not matcher.match("تحدث مندوبا روسيا وإيران في الأمم المتحدة.").on_topic
+    assert not matcher.match("Россия и Иран торгуют со времён Советского Союза.").on_topic
+    sco = matcher.match("Russia and Iran attended the Shanghai Cooperation Organization summit.")
+    assert not sco.on_topic
+    assert matcher.match("Russia and Iran signed a military cooperation plan.").on_topic
+
+
+def test_persian_words_are_not_arabic_cues(matcher: Matcher) -> None:
+    # مسیر "route", نقل "quoting", زود "soon", اتفاق "event" in Persian
+    assert not matcher.match("روسیه و ایران در مسیر توسعه روابط اقتصادی هستند.").on_topic
+    assert not matcher.match("به نقل از تسنیم، روسیه و ایران به زودی نشست دارند.").on_topic
+    assert matcher.match("زودت إيران روسيا بالصواريخ.").on_topic
+
+
+def test_an_ambiguous_arabic_script_alias_after_the_article_is_a_word(matcher: Matcher) -> None:
+    assert "ebrahim-raisi" not in ids(matcher.match("السبب الرئيسي للأزمة في روسيا."))
+    assert "ebrahim-raisi" in ids(matcher.match("زار رئيسي موسكو ووقع اتفاقية."))
+    assert "bashar-al-assad" in ids(matcher.match("التقى بشار الأسد بوتين في موسكو."))
+    assert "cia" not in ids(matcher.match("کشتی‌ها در دریای سیاه حرکت کردند."))
