@@ -569,3 +569,10 @@ def test_an_ambiguous_arabic_script_alias_after_the_article_is_a_word(matcher: M
     assert "ebrahim-raisi" in ids(matcher.match("زار رئيسي موسكو ووقع اتفاقية."))
     assert "bashar-al-assad" in ids(matcher.match("التقى بشار الأسد بوتين في موسكو."))
     assert "cia" not in ids(matcher.match("کشتی‌ها در دریای سیاه حرکت کردند."))
+
+
+def test_the_verbs_of_sanctions_evasion_name_the_concept(matcher: Matcher) -> None:
+    railway = matcher.match("Russia and Iran are building a railway to bypass Western sanctions.")
+    assert "sanctions-evasion" in ids(railway) and railway.on_topic
+    alone = matcher.match("Analysts say Russia has learned to dodge sanctions, unlike Venezuela.")
+    assert "sanctions-evasion" in ids(alone) and not alone.on_topic
