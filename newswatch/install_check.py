@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from newswatch import __version__
@@ -47,6 +46,8 @@ def read_lock(path: Path = LOCK_FILE) -> dict[str, str]:
 
 
 def installed_version(name: str) -> str | None:
+    from importlib import metadata  # here: every command imports this module (doctor's help)
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -74,6 +74,49 @@ def test_sql_select_1_imports_no_ingest_module(warehouse: Path, tmp_path: Path, 
     assert sorted(loaded.intersection(HEAVY)) == []
 
 
+def _first_article(db: Path) -> tuple[str, str]:
+    from newswatch.warehouse.db import connect
+
+    con = connect(db, read_only=True)
+    try:
+        row = con.sql("SELECT article_id, url FROM articles ORDER BY article_id LIMIT 1").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return str(row[0]), str(row[1])
+
+
+# The other read-only commands of `newswatch --help`, each as an analyst runs it, on the
+# sample warehouse; each must really answer (exit 0, some output).
+READ_ONLY = {
+    "trends": ["trends", "alabuga", "--format", "csv"],
+    "trends-live": ["trends", "alabuga", "--by", "week", "--live"],
+    "search": ["search", "drone", "--format", "csv"],
+    "report": ["report", "--out", "{tmp}/report.html"],
+    "why-id": ["why", "{article_id}"],
+    "why-url": ["why", "{url}", "--format", "json"],
+    "status": ["status"],
+    "attach": ["attach"],
+    "alerts-list": ["alerts", "list"],
+    "export": ["export", "--format", "csv", "--out", "{tmp}/export"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(READ_ONLY))
+def test_read_only_commands_import_no_ingest_module(
+    name: str, warehouse: Path, tmp_path: Path
+) -> None:
+    article_id, url = _first_article(warehouse)
+    values = {"tmp": str(tmp_path), "article_id": article_id, "url": url}
+    argv = [part.format(**values) for part in READ_ONLY[name]]
+    result = _run([*argv, "--db", str(warehouse)], tmp_path)
+    assert result["code"] == 0, result["err"]
+    wrote = list(tmp_path.glob("report.html")) + list(tmp_path.glob("export/*"))
+    assert str(result["out"]).strip() or wrote, result  # the command really answered
+    loaded = set(result["loaded"])  # type: ignore[call-overload]
+    assert sorted(loaded.intersection(HEAVY)) == []
+
+
 def test_help_imports_no_ingest_module_nor_the_database_driver(tmp_path: Path) -> None:
     result = _run(["--help"], tmp_path)
     assert result["code"] == 0

@@ -11,17 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
 from newswatch.commands.common import add_db_argument, settings_from_args
 from newswatch.core.errors import NewswatchError
 from newswatch.core.records import FeedPoll, Source
 from newswatch.core.settings import DEFAULT_SOURCES, Settings
-from newswatch.extractors.sources import BASE_PLACEHOLDER, load_sources
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from newswatch.warehouse.feed_admin import FeedReset
+
+# The handlers import the source loader (its GDELT adapter pulls asyncio) and rich
+# themselves: parsing arguments, for every command, does not pay for them.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,6 +85,10 @@ def _add_sources_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def handle_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from newswatch.extractors.sources import load_sources
+
     sources = load_sources(args.sources or DEFAULT_SOURCES)
     table = Table(title=f"{len(sources)} sources ({args.sources or DEFAULT_SOURCES})")
     for column in ("id", "name", "language", "kind", "enabled", "url"):
@@ -103,6 +108,10 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_check(args: argparse.Namespace) -> int:
     import asyncio
+
+    from rich.table import Table
+
+    from newswatch.extractors.sources import BASE_PLACEHOLDER, load_sources
 
     sources = [s for s in load_sources(args.sources or DEFAULT_SOURCES) if s.enabled]
     settings = settings_from_args(args)
@@ -189,6 +198,8 @@ async def check_sources(sources: Sequence[Source], settings: Settings) -> list[F
 
 def _console() -> Console:
     """A terminal-wide console; 160 columns when piped (rich would assume 80)."""
+    from rich.console import Console
+
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
