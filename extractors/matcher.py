@@ -50,6 +50,8 @@ HEBREW_PREFIXES = (
     "ו", "ה", "ב", "ל", "מ", "ש", "כ", "וה", "וב", "ול", "ומ", "וש", "וכ", "שה", "שב", "של",
     "שמ", "מה", "לה", "כש", "וכש", "ושה", "ושב", "ומה",
 )  # fmt: skip
+# Prepositions that absorb a following article ה: ב + הכור = בכור, ל + הים = לים (and with ו, ש).
+HEBREW_ABSORBING = ("ב", "ל", "כ", "וב", "ול", "וכ", "שב", "של", "שכ")
 # Hebrew endings after a name: gentilic/adjective י/ית/יים/יות, plurals ים/ות.
 HEBREW_SUFFIXES = frozenset({"י", "ית", "ים", "יים", "יות", "ות"})
 # Per-language endings allowed after an alias tagged with that language (aliases_by_language).
@@ -737,14 +739,18 @@ def _build_patterns(entities: tuple[Entity, ...]) -> dict[str, tuple[_Candidate,
                     prefixes = ("", *HEBREW_PREFIXES)
                 else:
                     prefixes = ("",)
-                for prefix in prefixes:
-                    body = prefix + variant
+                bodies = [(len(prefix), prefix + variant) for prefix in prefixes]
+                if hebrew and variant.startswith("ה") and len(variant) > 3:
+                    # ב ל כ absorb the article: הכור -> לכור ("to the reactor"), הים הכספי ->
+                    # בים הכספי; the name starts after the preposition
+                    bodies += [(len(p), p + variant[1:]) for p in HEBREW_ABSORBING]
+                for skip, body in bodies:
                     candidate = _Candidate(
                         index,
                         alias,
                         exact,
                         alias in ambiguous,
-                        len(body) - len(variant),
+                        skip,
                         suffixes,
                         bool(entity.negative_contexts),
                     )

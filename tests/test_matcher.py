@@ -576,3 +576,15 @@ def test_the_verbs_of_sanctions_evasion_name_the_concept(matcher: Matcher) -> No
     assert "sanctions-evasion" in ids(railway) and railway.on_topic
     alone = matcher.match("Analysts say Russia has learned to dodge sanctions, unlike Venezuela.")
     assert "sanctions-evasion" in ids(alone) and not alone.on_topic
+
+
+def test_hebrew_prepositions_absorb_the_article(matcher: Matcher) -> None:
+    # ל + הכור = לכור, ב + הים הכספי = בים הכספי
+    assert "bushehr-npp" in ids(matcher.match("רוסיה סיפקה דלק גרעיני לכור בבושהר."))
+    assert "caspian-sea" in ids(matcher.match("ספינות איראניות הפליגו בים הכספי."))
+
+
+def test_french_and_german_spellings_of_russian_names(matcher: Matcher) -> None:
+    assert "alabuga-sez" in ids(matcher.match("Des ingénieurs iraniens à l'usine d'Alabouga."))
+    assert "irgc" in ids(matcher.match("Le CGRI a livré des drones à la Russie."))
+    assert "irgc" not in ids(matcher.match("Le cgri est un mot inconnu."))
