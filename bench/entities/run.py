@@ -17,9 +17,10 @@ code were frozen and evaluated before any change; since then only labels for ent
 to the catalogue later were filled in); ``fresh2``..``fresh7`` likewise, each written blind
 (its writer saw the catalogue and the dev rows, never the matcher) and scored before any
 change made after it; ``fresh..fresh6`` have since been tuned on, ``fresh7`` never.
-Throughput runs the full catalogue on one core over real article text from ../shared/corpus (AEB and Fundus ground-truth bodies, all
-languages) plus the seeds, reported as CPU-time MB/s (UTF-8 bytes) and as a ratio to
-``str.lower`` over the same texts, measured in the same run.
+Throughput runs the full catalogue on one core over real article text from
+../shared/corpus (AEB and Fundus ground-truth bodies, all languages) plus the seeds,
+reported as CPU-time MB/s (UTF-8 bytes) and as a ratio to ``str.lower`` over the same texts,
+measured in the same run.
 """
 
 from __future__ import annotations
