@@ -237,6 +237,33 @@ def test_a_publish_with_no_article_changed_does_no_index_work(catalog: Path) -> 
     assert (index.stat().st_mtime_ns, index.stat().st_ino) == stamp
 
 
+def test_compaction_rewrites_the_index_only_after_a_publish_appended_to_it(catalog: Path) -> None:
+    index = search_index_path(catalog)
+    with connect(catalog) as con:
+        insert(con, 0, 10)
+    publish_lake_index(catalog, index)
+
+    def stamp() -> tuple[int, int]:
+        return index.stat().st_mtime_ns, index.stat().st_ino
+
+    built = stamp()
+    compact_lake_index(index)  # a full build leaves the postings in term order
+    assert stamp() == built
+    with connect(catalog) as con:
+        insert(con, 10, 5)
+    assert publish_lake_index(catalog, index).mode == "incremental"
+    appended = stamp()
+    compact_lake_index(index)
+    compacted = stamp()
+    assert compacted != appended
+    compact_lake_index(index)  # nothing appended since: left as it is
+    assert stamp() == compacted
+    with open_duckdb(index, read_only=True) as con:
+        ix = search.INDEX_SCHEMA
+        order = con.sql(f"SELECT termid, docid FROM {ix}.terms ORDER BY rowid").fetchall()
+    assert order == sorted(order) and len(order) > 50
+
+
 def test_a_reader_with_the_index_attached_keeps_its_view_while_a_publish_replaces_it(
     catalog: Path,
 ) -> None:

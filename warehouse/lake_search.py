@@ -48,6 +48,9 @@ from newswatch.warehouse.db import connect_lake, open_duckdb
 from newswatch.warehouse.lake import LAKE
 
 SOURCE_TABLE = "index_source"  # one row: the lake snapshot the index is up to date with
+# One row: the snapshot the postings were last in term order at (a full build or a
+# compaction); absent in a file from before it (then the next compaction runs).
+COMPACTED_TABLE = "index_compacted"
 IX = search.INDEX_SCHEMA
 FORMAT = 2  # 2: articles also hold docid and the hit columns (search reads hits from here)
 # The lake columns copied beside title and text (``search.SIDE_COLUMNS`` without docid).
@@ -155,18 +158,39 @@ def _publish(
 
 def compact_lake_index(index_path: Path) -> float:
     """Rewrite the index's postings in term order (appended publishes leave each batch's
-    postings in a run of their own); seconds taken. Same answers before and after."""
+    postings in a run of their own); seconds taken. Same answers before and after.
+
+    When no publish appended postings since the last full build or compaction (the file's
+    version is the one :data:`COMPACTED_TABLE` records), the file is left as it is: an idle
+    maintenance run reads two rows instead of copying and re-sorting the whole index."""
     started = time.perf_counter()
-    with (
-        _publish_lock(index_path),
-        _replacing(index_path, copy=True) as tmp,
-        open_duckdb(tmp) as con,
-    ):
-        con.execute(
-            f"CREATE OR REPLACE TABLE {IX}.terms AS SELECT * FROM {IX}.terms ORDER BY termid, docid"
-        )
-        con.execute("CHECKPOINT")
+    with _publish_lock(index_path):
+        if _compacted(index_path):
+            return time.perf_counter() - started
+        with _replacing(index_path, copy=True) as tmp, open_duckdb(tmp) as con:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {IX}.terms AS "
+                f"SELECT * FROM {IX}.terms ORDER BY termid, docid"
+            )
+            _record_compacted(con)
+            con.execute("CHECKPOINT")
     return time.perf_counter() - started
+
+
+def _compacted(index_path: Path) -> bool:
+    """Whether the file's postings are in term order at its own version (no publish since)."""
+    try:
+        with open_duckdb(index_path, read_only=True) as con:
+            row = con.execute(
+                f"SELECT s.version = c.version FROM {SOURCE_TABLE} AS s, {COMPACTED_TABLE} AS c"
+            ).fetchone()
+    except duckdb.Error:  # no such table yet (a file from before it): compact
+        return False
+    return bool(row and row[0])
+
+
+def _record_compacted(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE {COMPACTED_TABLE} AS SELECT version FROM {SOURCE_TABLE}")
 
 
 def attach_index(con: duckdb.DuckDBPyConnection, index_path: Path) -> bool:
@@ -200,6 +224,7 @@ def _full(
                 "ORDER BY d.docid"
             )
             row = fresh.execute("SELECT count(*) FROM articles").fetchone()
+            _record_compacted(fresh)  # refresh_index wrote the postings in term order
             fresh.execute("CHECKPOINT")
     count = int(row[0]) if row else 0
     return LakeIndexReport(index_path, True, count, time.perf_counter() - started, "full", count)
