@@ -166,10 +166,10 @@ class Matcher:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self._entities = self.catalogue.entities
-        self._contexts = [_terms(entity.contexts) for entity in self._entities]
+        self._contexts = [_context_terms(entity.contexts) for entity in self._entities]
         # an alias that is also a common word or a first name has its own, stricter contexts
         self._alias_contexts = {
-            (index, alias): _terms(words)
+            (index, alias): _context_terms(words)
             for index, entity in enumerate(self._entities)
             for alias, words in entity.alias_contexts
         }
@@ -179,7 +179,7 @@ class Matcher:
             for index, entity in enumerate(self._entities)
             if entity.topic_contexts
         }
-        self._negatives = [_terms(entity.negative_contexts) for entity in self._entities]
+        self._negatives = [_context_terms(entity.negative_contexts) for entity in self._entities]
         self._veto = _word_automaton(_terms(self.catalogue.relevance.veto_contexts))
         relevance = self.catalogue.relevance
         self._cues = _cue_automaton(
@@ -818,6 +818,27 @@ def _strip_accents(text: str) -> str:
 
 def _terms(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({normalize_alias(word) for word in words} - {""}))
+
+
+def _context_terms(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Context or negative words, an Arabic-script one also with an attached proclitic and
+    a Hebrew one with its prefixes, as the aliases are: لمسيّرات is مسيّرات "drones"
+    with ل "for", בטניס is טניס "tennis" with ב "in"; a Hebrew word ending in a final
+    letter also starts with the plain letter, as inside a longer word (issue 18)."""
+    terms: set[str] = set()
+    for term in _terms(words):
+        if _HEBREW_LETTER.match(term):
+            forms = [term]
+            plain = term[-1].translate(_HEBREW_FINALS)
+            if plain != term[-1]:
+                # a word start with a final letter: רחפן "drone" also starts רחפנים, רחפני
+                forms.append(term[:-1] + plain)
+            terms.update(prefix + form for form in forms for prefix in ("", *HEBREW_PREFIXES))
+        elif _ARABIC_LETTER.match(term):
+            terms.update(prefix + term for prefix in ("", *ARABIC_PREFIXES))
+        else:
+            terms.add(term)
+    return tuple(sorted(terms))
 
 
 def _word_automaton(terms: tuple[str, ...]) -> ahocorasick.Automaton | None:
