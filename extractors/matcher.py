@@ -376,7 +376,8 @@ class Matcher:
                     continue
                 chosen = [entities[index] for index in members]
                 if rule.specific_types and not any(
-                    entity.type in rule.specific_types for entity in chosen
+                    entity.type in rule.specific_types and _on_a_side(rule, entity)
+                    for entity in chosen
                 ):
                     continue
                 if rule.side_types:
@@ -645,6 +646,11 @@ def _apply_rules(
             continue
         return True, rule.name
     return False, None
+
+
+def _on_a_side(rule: RelevanceRule, entity: Entity) -> bool:
+    """Whether the entity is on one of the rule's sides (any entity when it names none)."""
+    return not rule.require_sides or any(entity.side in group for group in rule.require_sides)
 
 
 def _rule_holds(rule: RelevanceRule, found: list[Entity]) -> bool:
