@@ -231,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--by-language",
-        default="heldout,fresh5,all",
-        help="comma-separated splits printed per language (default: heldout,fresh5,all)",
+        default="heldout,fresh7,all",
+        help="comma-separated splits printed per language (default: heldout,fresh7,all)",
     )
     args = parser.parse_args(argv)
     only = {split for split in args.only.split(",") if split}
