@@ -69,8 +69,9 @@ def band_keys(signature: tuple[int, ...]) -> list[int]:
     return [(signature[i] << 32) | signature[i + 1] for i in range(0, NUM_PERM, ROWS_PER_BAND)]
 
 
-def _band_key_matrix(signatures: np.ndarray) -> np.ndarray:
-    """``band_keys`` of each row of a (rows, NUM_PERM) uint32 matrix, as uint64."""
+def band_key_matrix(signatures: np.ndarray) -> np.ndarray:
+    """``band_keys`` of each row of a (rows, NUM_PERM) matrix of 32-bit values, as a
+    (rows, BANDS) uint64 matrix."""
     wide = signatures.astype(np.uint64)
     return (wide[:, 0::2] << np.uint64(32)) | wide[:, 1::2]
 
@@ -124,13 +125,14 @@ class StoryIndex:
         if rows == self._bucketed_rows:
             return
         if rows - self._sorted_rows > max(512, self._sorted_rows // 8):
-            keys = _band_key_matrix(self._matrix[:rows]).ravel()
-            order = np.argsort(keys, kind="stable")
+            keys = band_key_matrix(self._matrix[:rows]).ravel()
+            # not a stable sort (2x faster): candidates() collects a set, in row order
+            order = np.argsort(keys)
             self._sorted_keys, self._sorted_at = keys[order], order.astype(np.int64)
             self._sorted_rows = self._bucketed_rows = rows
             self._buckets = [{} for _ in range(BANDS)]
             return
-        new = _band_key_matrix(self._matrix[self._bucketed_rows : rows]).tolist()
+        new = band_key_matrix(self._matrix[self._bucketed_rows : rows]).tolist()
         for row, keys_of_row in enumerate(new, start=self._bucketed_rows):
             for bucket, key in zip(self._buckets, keys_of_row, strict=True):
                 held = bucket.get(key)

@@ -9,10 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from newswatch.core.records import IngestBatch
-from newswatch.extractors.dedup import BANDS, StoryIndex, band_keys, signature
+from newswatch.extractors.dedup import (
+    BANDS,
+    StoryIndex,
+    band_key_matrix,
+    band_keys,
+    signature,
+)
 from newswatch.warehouse import queries
 from newswatch.warehouse.load import load_staged, stage_batch
 from newswatch.warehouse.sample import sample_batches
@@ -86,6 +93,9 @@ def test_candidates_are_the_stored_articles_sharing_a_band(
         index.add(article_id, story_id, sig)
     assert index.match(copy) == batch.articles[0].story_id
     assert queries.story_candidates(db, [unrelated], since) == []
+    # signatures without bands (no words, another length) are skipped, not an error
+    assert queries.story_candidates(db, [(), copy[:10], copy], since) == candidates
+    assert queries.story_candidates(db, [(), copy[:10]], since) == []
     later = max(a.first_seen_at for a in batch.articles) + timedelta(seconds=1)
     assert queries.story_candidates(db, [copy], later) == []  # outside the story window
 
@@ -102,3 +112,12 @@ def test_a_file_without_the_band_table_gives_the_same_candidates(
         con.execute("DROP TABLE story_bands")
     assert queries.story_candidates(db, probes, since) == stored
     assert {row[0] for row in stored} >= {a.article_id for a in batch.articles[:3]}
+
+
+def test_the_probe_keys_computed_in_bulk_are_band_keys() -> None:
+    sigs = [signature(text) for text in TEXTS]
+    assert band_key_matrix(np.asarray(sigs, dtype=np.uint64)).tolist() == [
+        band_keys(sig) for sig in sigs
+    ]
+    top = tuple([2**32 - 1] * 64)  # the largest 32-bit values do not overflow the shift
+    assert band_key_matrix(np.asarray([top], dtype=np.uint64)).tolist() == [band_keys(top)]

@@ -207,15 +207,18 @@ def story_signatures(
 
 
 # Stored articles sharing a band key with the probe (a registered Arrow table of the new
-# pages' keys). From story_bands (written at load, migration 11); a file without that
-# table gets the keys computed from the signatures (slower: every signature is read).
-_STORY_CANDIDATES = """
-WITH hit AS (
-    SELECT DISTINCT article_id FROM {bands} SEMI JOIN probe USING (band, key)
-)
+# pages' keys), in two statements: the ids first (from story_bands, written at load,
+# migration 11; a file without that table gets the keys computed from the signatures, which
+# reads every signature), then the rows of those ids only. As one statement DuckDB built its
+# hash table on the articles side (every signature of the window copied into it) and read
+# every row's signature before the join: about 40 % of the query on a fresh connection with
+# 300 k stored articles (bench/pipeline/dedup.py); with the ids as a table of known size the
+# few thousand hits are the build side, and a batch without hits stops after the first.
+_STORY_HITS = "SELECT DISTINCT article_id FROM {bands} SEMI JOIN probe USING (band, key)"
+_STORY_HIT_ROWS = """
 SELECT article_id, coalesce(story_id, article_id), story_signature
 FROM articles SEMI JOIN hit USING (article_id)
-WHERE len(story_signature) = {perm}
+WHERE first_seen_at >= $since AND len(story_signature) = {perm}
 ORDER BY first_seen_at, article_id
 """
 _STORED_BANDS = "(SELECT band, key, article_id FROM story_bands WHERE first_seen_at >= $since)"
@@ -240,20 +243,22 @@ def story_candidates(
     share an LSH band with one of ``signatures`` (``extractors/dedup.py: band_keys``): the
     only stored articles a story assignment can pick, so the run loads those, not every
     signature of the window. Same row shape and order as ``story_signatures``."""
+    import numpy as np
     import pyarrow as pa
 
-    from newswatch.extractors.dedup import BANDS, NUM_PERM, ROWS_PER_BAND, band_keys
+    from newswatch.extractors.dedup import BANDS, NUM_PERM, ROWS_PER_BAND, band_key_matrix
 
     assert ROWS_PER_BAND == 2, "the SQL keys are pairs of signature values"
-    bands: list[int] = []
-    keys: list[int] = []
-    for sig in signatures:
-        for band, key in enumerate(band_keys(sig)):
-            bands.append(band)
-            keys.append(key)
-    if not keys or not Path(db_path).exists():
+    full = [sig for sig in signatures if len(sig) == NUM_PERM]  # others have no bands
+    if not full or not Path(db_path).exists():
         return []
-    probe = pa.table({"band": pa.array(bands, pa.int32()), "key": pa.array(keys, pa.uint64())})
+    keys = band_key_matrix(np.asarray(full, dtype=np.uint64))  # (pages, BANDS), one C pass
+    probe = pa.table(
+        {
+            "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int32), len(full))),
+            "key": pa.array(keys.ravel()),
+        }
+    )
     with connect(db_path, read_only=True, lock_timeout=lock_timeout) as con:
         if not has_table(con, "articles"):
             return []
@@ -263,8 +268,12 @@ def story_candidates(
             else _COMPUTED_BANDS.format(count=BANDS, perm=NUM_PERM)
         )
         con.register("probe", probe)
+        hit = con.execute(_STORY_HITS.format(bands=source), {"since": since}).to_arrow_table()
+        if hit.num_rows == 0:
+            return []
+        con.register("hit", hit)
         table = con.execute(
-            _STORY_CANDIDATES.format(bands=source, perm=NUM_PERM), {"since": since}
+            _STORY_HIT_ROWS.format(perm=NUM_PERM), {"since": since}
         ).to_arrow_table()
     if table.num_rows == 0:
         return []
