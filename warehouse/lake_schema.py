@@ -28,7 +28,8 @@ from newswatch.core.tables import TABLES, Column, TableSpec
 from newswatch.warehouse.lake import commit_with_retry
 from newswatch.warehouse.trends import ENTITY_DAILY, TREND_OBJECTS
 
-LAKE_SCHEMA_VERSION = 2  # 2: articles.published_offset_minutes (columns added to older lakes)
+LAKE_SCHEMA_VERSION = 3  # 2: articles.published_offset_minutes (columns added to older lakes)
+# 3: entity_match, entity_of and entity_daily_series re-created with fewer table scans
 VERSION_TABLE = "lake_schema_version"
 
 # warehouse/trends.py's rollup (migration 4), as a spec: kept current by every load.

@@ -41,7 +41,7 @@ PUBLISHED_DAY = (
 # The lookup, the period grid and the window every series shares.
 NAME_OBJECTS = (
     """
-    CREATE OR REPLACE MACRO entity_lookup(q) AS TABLE
+    CREATE OR REPLACE MACRO entity_match(q) AS TABLE
     WITH wanted AS (SELECT lower(trim(CAST(q AS VARCHAR))) AS k),
     named AS (
         SELECT e.entity_id,
@@ -67,13 +67,18 @@ NAME_OBJECTS = (
         FROM (SELECT * FROM named UNION ALL SELECT * FROM recorded)
         GROUP BY 1
     )
+    -- the best rank only: a window, not a second reference to best (which would plan the
+    -- entities and mentions scans again: each DuckLake scan is a dozen catalog reads)
+    SELECT entity_id, rank, matched FROM best QUALIFY rank = min(rank) OVER ()
+    """,
+    """
+    CREATE OR REPLACE MACRO entity_lookup(q) AS TABLE
     SELECT b.entity_id,
            coalesce(e.name, b.entity_id)                              AS name,
            CASE b.rank WHEN 1 THEN 'id' WHEN 2 THEN 'name' ELSE 'alias' END AS matched_as,
            b.matched
-    FROM best AS b
+    FROM entity_match(q) AS b
     LEFT JOIN entities AS e USING (entity_id)
-    WHERE b.rank = (SELECT min(rank) FROM best)
     ORDER BY b.entity_id
     """,
     """
@@ -84,7 +89,7 @@ NAME_OBJECTS = (
                    ELSE error('entity ' || any_value(matched) || ' is ambiguous: '
                               || string_agg(entity_id, ', ' ORDER BY entity_id))
                END
-        FROM entity_lookup(q)
+        FROM entity_match(q)  -- not entity_lookup: the names' join is not needed here
     )
     """,
     """
@@ -339,18 +344,28 @@ TREND_OBJECTS = (
 ENTITY_DAILY_SERIES = """
     CREATE OR REPLACE MACRO entity_daily_series(entity, since, until := '') AS TABLE
     WITH target AS (SELECT entity_of(entity) AS entity_id),
+    -- the window once, for the rows and the day grid (trend_periods('day', ...) would
+    -- resolve it a second time: on a lake, another catalog read of articles' statistics)
+    w AS (SELECT * FROM trend_window('day', since, until)),
     daily AS (
         SELECT r.day, r.mentions, r.articles, r.stories
         FROM entity_daily AS r
-        CROSS JOIN trend_window('day', since, until) AS w
+        CROSS JOIN w
         WHERE r.entity_id = (SELECT entity_id FROM target)
           AND r.day BETWEEN w.first_day AND w.last_day
+    ),
+    periods AS (
+        SELECT CAST(unnest(generate_series(
+                   CAST(w.first_day AS TIMESTAMP),
+                   CAST(date_trunc('day', w.last_day) AS TIMESTAMP),
+                   w.step)) AS DATE) AS period
+        FROM w
     )
     SELECT p.period                          AS day,
            coalesce(r.mentions, 0)           AS mentions,
            coalesce(r.articles, 0)           AS articles,
            coalesce(r.stories, 0)            AS stories
-    FROM trend_periods('day', since, until) AS p
+    FROM periods AS p
     SEMI JOIN target ON target.entity_id IS NOT NULL
     LEFT JOIN daily AS r ON r.day = p.period
     ORDER BY 1
