@@ -117,7 +117,7 @@ class StoryIndex:
             grown = np.empty((2 * rows, NUM_PERM), dtype=np.uint32)
             grown[:rows] = self._matrix
             self._matrix = grown
-        self._matrix[rows] = np.asarray(signature, dtype=np.uint32)
+        self._matrix[rows] = signature  # numpy converts the tuple (no array per row)
         self._row_story.append(story_id)
 
     def _index_new_rows(self) -> None:
