@@ -205,120 +205,6 @@ async def _drop_scheduled_runs(client: PrefectClient, deployment_id: Any) -> Non
         await client.delete_flow_run(run.id)
 
 
-SERVE_DESCRIPTION = "Poll the feeds whose cadence says due (served by `newswatch watch`)."
-
-
-def ingest_deployment(parameters: dict[str, object], interval: float) -> dict[str, object]:
-    """``ingest/watch-serve`` as Prefect builds it from the flow object (module entrypoint,
-    interval schedule, concurrency limit 1 that cancels a new slot while a run is in flight),
-    as JSON: the model's fields and what Prefect keeps in private attributes (the parameter
-    schema). Runs in a child process of ``serve_watch`` (``python -m newswatch.flows.watch``):
-    importing the flow imports the whole ingest stack (trafilatura, lxml, numpy, DuckDB...,
-    ~140 MiB), which the watch process would otherwise hold for as long as it sleeps
-    between runs; each run imports it in its own subprocess anyway."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.deployments.runner import RunnerDeployment
-    from prefect.types.entrypoint import EntrypointType
-
-    from newswatch.flows.ingest import ingest
-
-    deployment = RunnerDeployment.from_flow(
-        ingest,
-        name=SERVE_NAME,
-        interval=timedelta(seconds=interval),
-        parameters=parameters,
-        paused=False,
-        description=SERVE_DESCRIPTION,
-        concurrency_limit=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-        ),
-        entrypoint_type=EntrypointType.MODULE_PATH,  # newswatch.flows.ingest.ingest
-    )
-    return {
-        "fields": deployment.model_dump(mode="json", exclude={"storage"}),
-        "parameter_schema": deployment._parameter_openapi_schema.model_dump(
-            mode="json", exclude_unset=True
-        ),
-        "version_from_flow": deployment._version_from_flow,
-    }
-
-
-def served_deployment(spec: dict[str, Any]) -> Any:
-    """The ``RunnerDeployment`` that ``ingest_deployment`` described, rebuilt here without
-    the flow object."""
-    from prefect.client.schemas.actions import DeploymentScheduleCreate
-    from prefect.deployments.runner import RunnerDeployment
-    from prefect.types.entrypoint import EntrypointType
-    from prefect.utilities.callables import ParameterSchema
-
-    fields = dict(spec["fields"])
-    fields["schedules"] = [DeploymentScheduleCreate.model_validate(s) for s in fields["schedules"]]
-    deployment = RunnerDeployment.model_validate(fields)
-    # what RunnerDeployment.from_flow sets from the flow (prefect is pinned to 3.6.29)
-    deployment._parameter_openapi_schema = ParameterSchema.model_validate(spec["parameter_schema"])
-    deployment._version_from_flow = bool(spec["version_from_flow"])
-    deployment._entrypoint_type = EntrypointType.MODULE_PATH
-    # as Runner.aadd_flow does: clear a work pool an earlier registration may have had, so
-    # runs execute here rather than wait for a worker
-    deployment.work_pool_name = None
-    deployment.work_queue_name = None
-    return deployment
-
-
-def _ingest_flow() -> Any:
-    from newswatch.flows.ingest import ingest
-
-    return ingest
-
-
-class IngestByReference:
-    """Stands in for the ``ingest`` flow in the watch process (``Runner.aadd_flow``): its
-    deployment is the one built in a child (``ingest_deployment``), and it pickles as a
-    reference to the real flow, so each run's subprocess (Prefect's spawn child, as for any
-    served flow) imports the flow when it unpickles it. Anything else asked of it (the
-    runner's cancellation or crash hooks) imports the flow here, then answers."""
-
-    _storage = None  # not loaded from storage: the runner starts its runs as for a flow
-
-    def __init__(self, deployment: Any) -> None:
-        self._deployment = deployment
-
-    async def ato_deployment(self, **_options: object) -> Any:
-        return self._deployment
-
-    def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
-        return _ingest_flow, ()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_ingest_flow(), name)
-
-
-async def _deployment_in_child(parameters: dict[str, object], interval: float) -> dict[str, Any]:
-    import asyncio
-    import json
-    import sys
-
-    from newswatch.core.errors import NewswatchError
-
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "newswatch.flows.watch",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    request = json.dumps({"parameters": parameters, "interval": interval}).encode()
-    out, err = await child.communicate(request)
-    if child.returncode != 0:
-        raise NewswatchError(
-            "could not build the watch deployment from the ingest flow: "
-            + (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        )
-    spec: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return spec
-
-
 async def serve_watch(
     parameters: dict[str, object],
     interval: float,
@@ -334,13 +220,24 @@ async def serve_watch(
     import asyncio
 
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.runner import Runner
+
+    from newswatch.flows.ingest import ingest
 
     runner = Runner(name=SERVE_NAME, limit=1, query_seconds=max(min(interval / 2, 10.0), 1.0))
     since = datetime.now(UTC) - timedelta(seconds=1)
-    deployment = served_deployment(await _deployment_in_child(parameters, interval))
-    stand_in: Any = IngestByReference(deployment)
-    deployment_id = await runner.aadd_flow(stand_in, name=SERVE_NAME)
+    deployment_id = await runner.aadd_flow(
+        ingest,
+        name=SERVE_NAME,
+        interval=timedelta(seconds=interval),
+        parameters=parameters,
+        paused=False,
+        description="Poll the feeds whose cadence says due (served by `newswatch watch`).",
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
+    )
     async with get_client() as client:
         await _drop_scheduled_runs(client, deployment_id)  # an earlier watch's (old parameters)
         # the first run starts now, as a watch is expected to (the schedule's first slot is
@@ -401,11 +298,3 @@ __all__ = [
     "serve_watch",
     "watch_parameters",
 ]
-
-
-if __name__ == "__main__":  # serve_watch's child: a deployment request on stdin, JSON out
-    import json
-    import sys
-
-    request = json.load(sys.stdin)
-    print(json.dumps(ingest_deployment(request["parameters"], float(request["interval"]))))

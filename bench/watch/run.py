@@ -242,20 +242,6 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def bench_env(work: Path, **extra: str) -> dict[str, str]:
-    """A benched watch's environment: none of the caller's PREFECT_/NEWSWATCH_ settings
-    (no PREFECT_API_URL: the watch starts its own server, as a user's does), its own
-    Prefect home in ``work``, analytics off, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSWATCH_"))}
-    env.update(
-        PYTHONPATH=str(REPO),
-        PREFECT_HOME=str(work / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        **extra,
-    )
-    return env
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--publish", type=float, default=90.0, help="seconds of publishing")
@@ -265,8 +251,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
-    env = bench_env(
-        work,
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSWATCH_"))}
+    env.update(
+        PYTHONPATH=str(REPO),
+        PREFECT_HOME=str(work / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_LOGGING_LEVEL="WARNING",
         NEWSWATCH_EXTRACT_WORKERS=str(args.extract_workers),
     )

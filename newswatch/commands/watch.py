@@ -3,8 +3,8 @@
 A thin front-end over Prefect's interval scheduling: it serves the ``ingest`` flow as
 ``ingest/watch-serve`` every ``--interval`` (default: ``--min-interval``) with the cadence
 parameters of prefect.yaml's ``watch`` deployment (``newswatch.flows.watch``), on the server
-in PREFECT_API_URL or, when unset, on one temporary Prefect server run in this process for
-the whole watch; and prints one line per finished run.
+in PREFECT_API_URL or, when unset, on one temporary Prefect server started for the whole
+watch; and prints one line per finished run.
 """
 
 from __future__ import annotations
@@ -135,29 +135,12 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-# The watch's own server: what `prefect server start` would run, minus what a watch never
-# uses. Migrations run in a child first (alembic, mako and pygments, ~40 MiB, are not kept
-# for the life of the watch); block types are not registered on start (that imports every
-# installed Prefect collection: prefect-dask pulls dask, distributed and numpy, ~25 MiB);
-# the UI is off, as it was. A block a run saves registers its own type through the API.
-SERVER_SETTINGS = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_UI_ENABLED": "0",
-    "PREFECT_API_DATABASE_MIGRATE_ON_START": "false",
-    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
-}
-
-
 @contextmanager
 def prefect_api() -> Iterator[None]:
-    """PREFECT_API_URL when set; else one local Prefect server for the whole watch, in this
-    process (uvicorn on a thread of its own, with the scheduler and the other services of
-    ``prefect server start``; Prefect's temporary server runs no scheduler service, so an
-    interval schedule would never fire on it). A server process of its own held ~250 MiB
-    beside the watch's ~100 MiB, most of it the same Python, Prefect and pydantic twice.
-    The runner, its flow-run subprocesses and the run reports all use it; it is stopped
-    when the watch ends."""
+    """PREFECT_API_URL when set; else one local ``prefect server start`` for the whole
+    watch (Prefect's in-process temporary server runs no scheduler service, so an interval
+    schedule would never fire on it). The runner, its flow-run subprocesses and the run
+    reports all use it; it is stopped when the watch ends."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
@@ -167,84 +150,31 @@ def prefect_api() -> Iterator[None]:
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    saved = {name: os.environ.get(name) for name in [*SERVER_SETTINGS, "PREFECT_API_URL"]}
-    server: _LocalServer | None = None
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "0"}
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C in the terminal reaches the watch, not the server
+    )
     try:
         print(f"Starting a local Prefect server on {url}", flush=True)
-        os.environ.update(SERVER_SETTINGS)
-        refresh_global_settings_context()
-        _upgrade_database()
-        server = _LocalServer(port)
         _wait_healthy(url, server)
         # every thread and subprocess (the runner's flow runs) must see this one server
         os.environ["PREFECT_API_URL"] = url
         refresh_global_settings_context()
         yield
     finally:
-        if server is not None:
-            server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.pop("PREFECT_API_URL", None)
         refresh_global_settings_context()
-
-
-class _LocalServer:
-    """Prefect's API app with its services (``create_app``, as ``prefect server start``
-    runs it) served by uvicorn on a daemon thread with its own event loop."""
-
-    # its log lines stay off the watch's console, as those of a server process sent to
-    # /dev/null did (SQLite's "database is locked" retries, request errors it answers)
-    QUIET_LOGGERS = ("prefect.server", "uvicorn", "fastapi", "docket")
-
-    def __init__(self, port: int) -> None:
-        import logging
-        import threading
-
-        import uvicorn
-        from prefect.server.api.server import create_app
-        from prefect.settings import PREFECT_SERVER_API_KEEPALIVE_TIMEOUT
-
-        config = uvicorn.Config(
-            create_app(final=True),
-            host="127.0.0.1",
-            port=port,
-            loop="asyncio",
-            timeout_keep_alive=PREFECT_SERVER_API_KEEPALIVE_TIMEOUT.value(),
-            log_config=None,  # Prefect's logging configuration stays; quieted below
-            access_log=False,
-        )
-        self.server = uvicorn.Server(config)
-        for name in self.QUIET_LOGGERS:  # and their children, which propagate to them
-            logger = logging.getLogger(name)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
-        self.thread = threading.Thread(target=self.server.run, name="prefect-server", daemon=True)
-        self.thread.start()
-
-    def alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def stop(self) -> None:
-        self.server.should_exit = True  # the services stop with the app's lifespan
-        self.thread.join(timeout=20)
-
-
-def _upgrade_database() -> None:
-    """``prefect server database upgrade`` in a child process (a no-op once current)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches the watch only
-    )
-    if done.returncode != 0:
-        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise NewswatchError(f"the Prefect database could not be migrated: {last}")
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _free_port() -> int:
@@ -255,15 +185,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, server: _LocalServer) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     from prefect.client.orchestration import SyncPrefectClient
 
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
     deadline = time.monotonic() + timeout
     with SyncPrefectClient(url) as client:
         while time.monotonic() < deadline:
-            if not server.alive():
-                raise NewswatchError("the local Prefect server stopped while starting")
+            if server.poll() is not None:
+                raise NewswatchError(f"the local Prefect server exited ({server.returncode})")
             if client.api_healthcheck() is None:
                 return
             time.sleep(0.5)
