@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
+    from prefect.runner import Runner
 
 WATCH_DEPLOYMENT = "watch"  # prefect.yaml's (worker-run, registered paused)
 SERVE_NAME = "watch-serve"  # what `newswatch watch` registers: ingest/watch-serve
@@ -157,10 +158,23 @@ async def _finished_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
         limit=200,
     )
+    # a run the runner has claimed (PENDING) has no start time yet, but it is in flight and
+    # will start: count it as busy, or a stop in that window would cancel it mid-poll
+    claimed = [
+        r
+        for r in runs
+        if r.start_time is None
+        and r.created is not None
+        and r.created >= since
+        and r.state_type is not None
+        and r.state_type.value in IN_FLIGHT
+    ]
     # runs this watch started (a run that never started, e.g. cancelled by the concurrency
     # limit, is not a run; one left RUNNING by a killed earlier watch is not ours)
     runs = [r for r in runs if r.start_time is not None and r.start_time >= since]
-    busy = any(r.state_type is not None and r.state_type.value in IN_FLIGHT for r in runs)
+    busy = bool(claimed) or any(
+        r.state_type is not None and r.state_type.value in IN_FLIGHT for r in runs
+    )
     done = []
     for run in sorted(runs, key=lambda r: r.start_time or since):
         state = run.state_type.value if run.state_type else ""
@@ -203,6 +217,14 @@ async def _drop_scheduled_runs(client: PrefectClient, deployment_id: Any) -> Non
     )
     for run in waiting:
         await client.delete_flow_run(run.id)
+
+
+def _stop_claiming(runner: Runner) -> None:
+    """Keep the runner from claiming another scheduled run (a run in flight goes on)."""
+    runner.stopping = True
+    poller = getattr(runner, "_scheduled_run_poller", None)
+    if poller is not None:
+        poller.stopping = True
 
 
 async def serve_watch(
@@ -262,11 +284,9 @@ async def serve_watch(
                         stop.level = 1
                     if stop.level >= 2 or (stop.level == 1 and not busy):
                         break
-                    if stop.level == 1:  # no new run; the one in flight finishes
-                        runner.stopping = True
-                        poller = getattr(runner, "_scheduled_run_poller", None)
-                        if poller is not None:
-                            poller.stopping = True
+                    last_one = max_runs is not None and busy and reported + 1 >= max_runs
+                    if stop.level == 1 or last_one:  # no new run; the one in flight finishes
+                        _stop_claiming(runner)
                     await asyncio.sleep(poll)
         finally:
             if runner.started:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -190,7 +191,7 @@ def test_a_slot_the_concurrency_limit_cancelled_is_not_reported_as_a_run() -> No
 
     def flow_run(name: str, state: str, message: str | None) -> SimpleNamespace:
         return SimpleNamespace(
-            id=uuid4(), name=name, start_time=datetime.now(UTC),
+            id=uuid4(), name=name, start_time=datetime.now(UTC), created=datetime.now(UTC),
             state_type=SimpleNamespace(value=state), state=SimpleNamespace(message=message),
         )  # fmt: skip
 
@@ -208,6 +209,41 @@ def test_a_slot_the_concurrency_limit_cancelled_is_not_reported_as_a_run() -> No
     done, busy = asyncio.run(watch._finished_runs(Client(), uuid4(), since, set()))  # type: ignore[arg-type]
     assert [(r.name, r.state) for r in done] == [("ran", "COMPLETED"), ("stopped", "CANCELLED")]
     assert not busy
+
+
+def test_a_run_the_runner_claimed_but_not_started_yet_keeps_the_watch_busy() -> None:
+    """Between the runner claiming a scheduled run (PENDING) and the run starting, the run
+    has no start time: a stop in that window must wait for it, not cancel it mid-poll (a
+    --max-runs watch once cut a fourth run off after it had polled a feed)."""
+    import asyncio
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    earlier = since - timedelta(hours=1)
+
+    def flow_run(state: str, start: datetime | None, created: datetime) -> SimpleNamespace:
+        return SimpleNamespace(
+            id=uuid4(), name=state.lower(), start_time=start, created=created,
+            state_type=SimpleNamespace(value=state), state=SimpleNamespace(message=None),
+        )  # fmt: skip
+
+    def busy_with(*runs: SimpleNamespace) -> bool:
+        class Client:
+            async def read_flow_runs(self, **_: object) -> list[SimpleNamespace]:
+                return list(runs)
+
+            async def read_artifacts(self, **_: object) -> list[object]:
+                return []
+
+        return asyncio.run(watch._finished_runs(Client(), uuid4(), since, set()))[1]  # type: ignore[arg-type]
+
+    now = datetime.now(UTC)
+    assert busy_with(flow_run("PENDING", None, now))  # claimed by this watch's runner
+    assert not busy_with(flow_run("SCHEDULED", None, now))  # waiting for its slot
+    assert not busy_with(flow_run("PENDING", None, earlier))  # an earlier watch's
+    assert not busy_with(flow_run("RUNNING", earlier, earlier))  # left by a killed watch
+    assert busy_with(flow_run("RUNNING", now, now))
 
 
 def watch_args(*argv: str) -> argparse.Namespace:
@@ -364,4 +400,8 @@ def test_sigterm_mid_batch_finishes_the_batch_and_the_next_start_resumes(
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 0, output
     assert article_count(db) == {"wire": 4}  # resumed: the new entry, nothing twice
-    assert table_count(db, "runs") == 2, output
+    # every run is reported and recorded; a run the runner claimed as the first one ended
+    # is let finish (not cut off mid-poll), so a --max-runs 1 watch may report two
+    stopped = re.search(r"newswatch watch stopped: (\d+) runs", output)
+    assert stopped is not None and 1 <= int(stopped.group(1)) <= 2, output
+    assert table_count(db, "runs") == 1 + int(stopped.group(1)), output
